@@ -1,0 +1,1 @@
+"""HTTP API: the app factory, dependencies, schemas, one router per resource."""

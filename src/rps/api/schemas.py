@@ -1,0 +1,213 @@
+"""Request and response bodies of the gameplay and misc endpoints (SPEC §9)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+)
+
+MoveName = Literal["rock", "paper", "scissors"]
+PolicyName = Literal[
+    "brian", "forrest", "logan", "ace", "bob", "cal", "dan", "edd", "fox", "gus", "hal"
+]
+DifficultyName = Literal["normal", "standard", "easy"]
+SourceName = Literal["human", "persona", "simulated"]
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON integers, also written as 7.0; never strings or booleans."""
+    if isinstance(value, (bool, str)):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+RoundNumber = Annotated[int, Field(ge=1, le=100), BeforeValidator(_whole_number)]
+
+
+def _encodable(value: str) -> str:
+    """Reject lone surrogates: no database can store them, so they are bad input, not a 500."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+# The pattern documents the rule in the schema; the validator enforces it with a clear message.
+_NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
+PlayerName = Annotated[
+    str,
+    AfterValidator(_encodable),
+    AfterValidator(_no_control_characters),
+    Field(max_length=32, json_schema_extra={"pattern": _NO_CONTROL_CHARACTERS}),
+]
+
+
+class RoundPoints(BaseModel):
+    rock: float
+    paper: float
+    scissors: float
+
+
+class StartGameRequest(BaseModel):
+    player_name: PlayerName | None = Field(
+        None,
+        description="Trimmed; empty or 'player' gets a Player-NNN name; no control characters",
+    )
+    policy: PolicyName = "brian"
+    difficulty_mode: DifficultyName = "normal"
+    session_id: Text | None = Field(None, max_length=64)
+    # Strict: 0 or "yes" is not a boolean (bad input is rejected, not guessed).
+    mark_test_game: StrictBool = Field(
+        False, description="Keep this game out of training and analytics"
+    )
+    is_test_game: StrictBool | None = Field(None, description="Alias of mark_test_game")
+    is_test_data: StrictBool | None = Field(None, description="Alias of mark_test_game")
+    is_test: StrictBool | None = Field(None, description="Alias of mark_test_game")
+    source: SourceName = Field("human", description="persona / simulated need the admin token")
+
+    @property
+    def test_game(self) -> bool:
+        return bool(self.mark_test_game or self.is_test_game or self.is_test_data or self.is_test)
+
+
+class StartGameResponse(BaseModel):
+    game_id: str
+    session_id: str
+    player_name: str
+    policy: str
+    bot_policy: str
+    difficulty_mode: str
+    bot_model_alias: str | None
+    model_type: str | None
+    target_score: float
+    round_points: RoundPoints
+    status: Literal["active"]
+    message: str
+
+
+class PlayRequest(BaseModel):
+    game_id: Text = Field(..., min_length=1, max_length=64)
+    user_move: MoveName
+    round: RoundNumber | None = Field(
+        None, description="The round this move is for; makes retries safe"
+    )
+
+
+class Scores(BaseModel):
+    player: float
+    bot: float
+    ties: int
+
+
+class ModelInfo(BaseModel):
+    model_type: str | None
+    model_alias: str | None
+    model_version: str | None
+    model_run_id: str | None
+    difficulty_mode: str
+    policy: str
+    probability_source: Literal["opening", "model", "fallback", "persona"]
+    fallback_reason: str | None
+
+
+class AbAssignment(BaseModel):
+    alias: str
+    model_key: str
+    is_variant: bool
+
+
+class DebugInfo(BaseModel):
+    probabilities: RoundPoints | None
+    expected_values: RoundPoints | None
+    features: list[float] | None
+    feature_count: int
+    round_no: int
+
+
+class PlayResponse(BaseModel):
+    game_id: str
+    round: int
+    user_move: MoveName
+    player_move: MoveName
+    bot_move: MoveName
+    result: Literal["win", "lose", "draw"]
+    user_delta: float
+    bot_delta: float
+    user_score: float
+    bot_score: float
+    round_points: RoundPoints
+    next_round_points: RoundPoints | None
+    finished: bool
+    winner: Literal["user", "bot", "tie"] | None
+    scores: Scores
+    policy: str
+    difficulty_mode: str
+    model_info: ModelInfo
+    ab_assignment: AbAssignment | None
+    debug: DebugInfo
+    message: str
+
+
+class RoundPointsResponse(BaseModel):
+    game_id: str
+    round_no: int
+    round_points: RoundPoints
+    finished: bool
+
+
+class StoredRound(BaseModel):
+    round: int
+    user_move: MoveName
+    bot_move: MoveName
+    result: Literal["win", "lose", "draw"]
+    user_delta: float
+    bot_delta: float
+    user_score: float
+    bot_score: float
+    round_points: RoundPoints
+    probability_source: str
+    model_alias: str | None
+    model_version: str | None
+    created_at: str
+
+
+class GameStateResponse(BaseModel):
+    game_id: str
+    session_id: str
+    player_name: str
+    policy: str
+    model_type: str | None
+    bot_model_alias: str | None
+    model_version: str | None
+    difficulty_mode: str
+    is_test: bool
+    source: str
+    status: Literal["active", "finished"]
+    user_score: float
+    bot_score: float
+    winner: Literal["user", "bot", "tie"] | None
+    opening_name: str | None = Field(description="Revealed once round 3 has been played")
+    created_at: str
+    finished_at: str | None
+    next_round_points: RoundPoints | None
+    rounds: list[StoredRound]
+
+
+class Detail(BaseModel):
+    detail: str

@@ -1,0 +1,212 @@
+"""`rps` — serve, migrate, simulate, config, up."""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rps.bootstrap import build_container, migrate_database
+from rps.domain.personas import PersonaName, parse_persona
+from rps.services.gameplay import parse_policy
+from rps.services.simulation import (
+    HttpSimulator,
+    InProcessSimulator,
+    SimulationError,
+    SimulationSummary,
+    schedule,
+)
+from rps.settings import Settings, SettingsError, export_environment, get_settings
+
+app = typer.Typer(
+    help="RPS MLOps: value-weighted Rock-Paper-Scissors with machine-learned bots.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest revision."""
+    settings = _settings()
+    before, after = migrate_database(settings)
+    if before == after:
+        console.print(f"database is up to date (revision {after})")
+    else:
+        console.print(f"database migrated: {before or 'empty'} → {after}")
+
+
+@app.command()
+def config(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
+    """Print the resolved settings, secrets masked."""
+    shown = _settings().masked()
+    if as_json:
+        typer.echo(json.dumps(shown, indent=2, default=str))
+        return
+    table = Table("setting", "value", title="rps settings")
+    for key, value in shown.items():
+        table.add_row(key, "" if value is None else str(value))
+    Console().print(table)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int, access_log: bool) -> None:
+    import uvicorn
+
+    if workers > 1 and settings.PROMETHEUS_MULTIPROC_DIR is None:
+        # Each worker writes its metric values here; /metrics merges them.
+        metrics_dir = Path(tempfile.mkdtemp(prefix="rps-metrics-"))
+        export_environment({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
+        get_settings.cache_clear()
+    uvicorn.run(
+        "rps.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=access_log,
+        log_level=settings.LOG_LEVEL.lower(),
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = False,
+) -> None:
+    """Serve the API and UI (the schema must be migrated: see `rps migrate`, `rps up`)."""
+    _serve(_settings(), host, port, workers, access_log)
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Start the platform: migrate, make sure an admin token exists, then serve."""
+    settings = _settings()
+    _before, after = migrate_database(settings)
+    console.print(f"database: {settings.masked()['database_url']} (revision {after})")
+    _, token_path = settings.ensure_admin_token()
+    where = f"in {token_path}" if token_path else "from RPS_ADMIN_TOKEN"
+    console.print(
+        "models: none trained yet, the bots play their fallback personas "
+        "(brian→bob, forrest→cal, logan→dan)"
+    )
+    console.print(f"[bold green]RPS MLOps on http://{host}:{port}[/] — admin token {where}")
+    _serve(settings, host, port, workers, access_log=False)
+
+
+def _print_summary(summary: SimulationSummary, elapsed_s: float) -> None:
+    table = Table("persona", "policy", "games", "rounds", "bot win rate", title="simulation")
+    for (persona, policy), tally in sorted(summary.pairs.items()):
+        table.add_row(
+            persona, policy, str(tally.games), str(tally.rounds), f"{tally.bot_win_rate:.1%}"
+        )
+    Console().print(table)
+    rate = summary.games / elapsed_s if elapsed_s > 0 else 0.0
+    console.print(
+        f"{summary.games} games, {summary.rounds} rounds in {elapsed_s:.2f} s ({rate:.0f} games/s)"
+    )
+
+
+@app.command()
+def simulate(
+    users: Annotated[str, typer.Option(help="Personas playing the user side")] = ",".join(
+        p.value for p in PersonaName
+    ),
+    policies: Annotated[str, typer.Option(help="Bots to play against")] = "brian,forrest,logan",
+    games: Annotated[int, typer.Option(min=1, help="Games in all (round-robin over pairs)")] = 24,
+    via: Annotated[str | None, typer.Option(help="Play over HTTP against this server URL")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible games")] = None,
+    test: Annotated[bool, typer.Option("--test", help="Mark the games as test games")] = False,
+) -> None:
+    """Play personas as users against the bots and store the games (source=persona)."""
+    settings = _settings()
+    try:
+        personas = [parse_persona(u) for u in _split(users)]
+        policy_names = [parse_policy(p).value for p in _split(policies)]
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if not personas or not policy_names:
+        console.print("[red]need at least one user persona and one policy[/red]")
+        raise typer.Exit(2)
+    plan = schedule(personas, policy_names, games)
+    rng = random.Random(seed)
+    progress = Progress(
+        TextColumn("[bold]simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    started = time.perf_counter()
+    with progress:
+        task = progress.add_task("games", total=len(plan))
+
+        def advance() -> None:
+            progress.advance(task)
+
+        if via:
+            token = settings.admin_token()
+            if not token:
+                console.print(
+                    "[red]--via needs the admin token (RPS_ADMIN_TOKEN or $DATA_PATH/admin-token)"
+                    " to store games as source=persona[/red]"
+                )
+                raise typer.Exit(2)
+            with httpx.Client(base_url=via.rstrip("/"), timeout=30) as client:
+                try:
+                    summary = HttpSimulator(client, token, rng).run(
+                        plan, is_test=test, on_game=advance
+                    )
+                except (SimulationError, httpx.HTTPError) as exc:
+                    console.print(f"[red]simulation failed: {exc}[/red]")
+                    raise typer.Exit(1) from None
+        else:
+            migrate_database(settings)
+            container = build_container(
+                settings, rng=rng, opening_rng=random.Random(rng.getrandbits(64))
+            )
+            try:
+                simulator = InProcessSimulator(container.gameplay, container.games, rng)
+                summary = simulator.run(plan, is_test=test, on_game=advance)
+            finally:
+                container.close()
+    _print_summary(summary, time.perf_counter() - started)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

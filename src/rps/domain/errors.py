@@ -1,0 +1,23 @@
+"""The domain's error hierarchy; the API maps each class to one status code (api/errors.py)."""
+
+from __future__ import annotations
+
+
+class GameError(Exception):
+    """Base of every error a player's request can cause."""
+
+
+class InvalidInput(GameError, ValueError):
+    """A request value the rules do not accept (unknown policy, bad name, ...)."""
+
+
+class GameNotFound(GameError):
+    pass
+
+
+class GameFinished(GameError):
+    """The game has a winner and accepts no more moves."""
+
+
+class RoundConflict(GameError):
+    """A move for a round that is not the next one, or a replay of a round with another move."""

@@ -1,0 +1,115 @@
+"""Bot policies and the expected-value rule the bot plays by from round 4 (SPEC §4)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from rps.domain.move import MOVES, Move, Winner, beater, prey
+from rps.domain.personas import PersonaName
+from rps.domain.round_values import RoundValues
+from rps.domain.scoring import DRAW_TENTHS, TARGET_TENTHS, winner_of
+
+Probabilities = tuple[float, float, float]  # P(user plays rock, paper, scissors)
+
+
+class Family(StrEnum):
+    """The three model families."""
+
+    FEEDFORWARD_NN = "feedforward_nn"
+    XGBOOST = "xgboost"
+    MULTINOMIAL_LOGISTIC = "multinomial_logistic"
+
+
+class Alias(StrEnum):
+    PRODUCTION = "Production"
+    B = "B"
+    SHADOW1 = "shadow1"
+    SHADOW2 = "shadow2"
+
+
+class Policy(StrEnum):
+    """The model-backed bots a player can choose."""
+
+    BRIAN = "brian"
+    FORREST = "forrest"
+    LOGAN = "logan"
+
+    @property
+    def family(self) -> Family:
+        return _POLICY_FAMILY[self]
+
+    @property
+    def fallback_persona(self) -> PersonaName:
+        """The persona that plays for this policy when no model can answer."""
+        return _POLICY_FALLBACK[self]
+
+
+_POLICY_FAMILY = {
+    Policy.BRIAN: Family.FEEDFORWARD_NN,
+    Policy.FORREST: Family.XGBOOST,
+    Policy.LOGAN: Family.MULTINOMIAL_LOGISTIC,
+}
+_POLICY_FALLBACK = {
+    Policy.BRIAN: PersonaName.BOB,
+    Policy.FORREST: PersonaName.CAL,
+    Policy.LOGAN: PersonaName.DAN,
+}
+
+
+class ProbabilitySource(StrEnum):
+    OPENING = "opening"
+    MODEL = "model"
+    FALLBACK = "fallback"
+    PERSONA = "persona"
+
+
+_WIN_BONUS = 10.0
+
+
+def _draw_ending_sign(bot_tenths: int, user_tenths: int) -> int:
+    """D of SPEC §4: +1 if a draw now ends the game with the bot winning, −1 user, else 0."""
+    result = winner_of(user_tenths + DRAW_TENTHS, bot_tenths + DRAW_TENTHS)
+    if result is Winner.BOT:
+        return 1
+    if result is Winner.USER:
+        return -1
+    return 0
+
+
+def expected_values(
+    probs: Probabilities, values: RoundValues, bot_tenths: int, user_tenths: int
+) -> tuple[float, float, float]:
+    """EV of each bot move (rock, paper, scissors) given P(user move) and the scores before.
+
+    Winning with a move that reaches the target is worth 10 extra; losing to one costs 10 extra;
+    a draw is worth half the score lead plus 10·D when the draw itself ends the game.
+    """
+    lead = 0.5 * (bot_tenths - user_tenths) / 100
+    d = _draw_ending_sign(bot_tenths, user_tenths)
+    evs = []
+    for m in MOVES:
+        v_m = values.tenths(m)
+        threat = beater(m)
+        v_threat = values.tenths(threat)
+        gain = (v_m / 10) + (_WIN_BONUS if bot_tenths + v_m >= TARGET_TENTHS else 0.0)
+        loss = (v_threat / 10) + (_WIN_BONUS if user_tenths + v_threat >= TARGET_TENTHS else 0.0)
+        draw = lead + _WIN_BONUS * d
+        evs.append(
+            probs[prey(m).position] * gain
+            - probs[threat.position] * loss
+            + probs[m.position] * draw
+        )
+    return (evs[0], evs[1], evs[2])
+
+
+# EVs are float sums of tenths; values equal by the formula can differ by rounding noise.
+_EV_TIE_TOLERANCE = 1e-9
+
+
+def choose_ev_move(evs: tuple[float, float, float]) -> Move:
+    """The move with the highest EV; ties go to the first in rock, paper, scissors order."""
+    best = max(evs)
+    for move, ev in zip(MOVES, evs, strict=True):
+        if ev >= best - _EV_TIE_TOLERANCE:
+            return move
+    raise AssertionError("unreachable: some EV equals the maximum")

@@ -1,0 +1,1 @@
+"""Metrics declared in one module, and logging setup."""

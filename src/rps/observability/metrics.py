@@ -1,0 +1,128 @@
+"""Every Prometheus series the platform exports, declared here with fixed label sets (SPEC §8).
+
+The label combinations dashboards read are created at start-up so they exist with value 0.
+With several worker processes (``PROMETHEUS_MULTIPROC_DIR`` set before the workers start),
+prometheus_client writes each process's values to files that ``render`` merges.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from rps.domain.move import MOVES, Outcome, Winner
+from rps.domain.policy import Family, Policy
+
+DIFFICULTY = "standard"
+FALLBACK_REASONS = ("no_model", "load_failed", "predict_failed", "feature_mismatch")
+_LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+)  # fmt: skip
+
+
+class Metrics:
+    """The platform's series in one registry. Build one per process (the app factory does)."""
+
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._multiprocess_dir = multiprocess_dir
+        r = self.registry
+        round_labels = ("policy", "model_type", "difficulty")
+        self.action_predictions = Counter(
+            "rps_action_predictions_total",
+            "Bot moves played, per policy and chosen move",
+            (*round_labels, "move"),
+            registry=r,
+        )
+        self.action_wins = Counter(
+            "rps_action_wins_total", "Rounds the bot won", round_labels, registry=r
+        )
+        self.action_losses = Counter(
+            "rps_action_losses_total", "Rounds the bot lost", round_labels, registry=r
+        )
+        self.action_ties = Counter(
+            "rps_action_ties_total", "Rounds drawn", round_labels, registry=r
+        )
+        self.games = Counter("rps_games_total", "Finished games", round_labels, registry=r)
+        self.game_wins = Counter(
+            "rps_game_wins_total", "Finished games the bot won", round_labels, registry=r
+        )
+        self.game_losses = Counter(
+            "rps_game_losses_total", "Finished games the bot lost", round_labels, registry=r
+        )
+        self.model_fallbacks = Counter(
+            "rps_model_fallback_total",
+            "Rounds a family's bot played by its fallback persona, per reason",
+            ("model", "reason"),
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "rps_http_requests_total",
+            "HTTP requests by route template, method and status",
+            ("route", "method", "status"),
+            registry=r,
+        )
+        self.http_duration = Histogram(
+            "rps_http_request_duration_seconds",
+            "HTTP request duration by route template",
+            ("route", "method"),
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self._round_children: dict[tuple[str, str], tuple[dict[str, Counter], ...]] = {}
+        for policy in Policy:
+            self._children(policy.value, policy.family.value)
+        for family in Family:
+            for reason in FALLBACK_REASONS:
+                self.model_fallbacks.labels(family.value, reason)
+
+    def _children(self, policy: str, model_type: str) -> tuple[dict[str, Counter], ...]:
+        key = (policy, model_type)
+        cached = self._round_children.get(key)
+        if cached is None:
+            labels = (policy, model_type, DIFFICULTY)
+            moves = {m.value: self.action_predictions.labels(*labels, m.value) for m in MOVES}
+            rounds = {
+                Outcome.WIN.value: self.action_wins.labels(*labels),
+                Outcome.LOSE.value: self.action_losses.labels(*labels),
+                Outcome.DRAW.value: self.action_ties.labels(*labels),
+            }
+            games = {
+                "played": self.games.labels(*labels),
+                Winner.BOT.value: self.game_wins.labels(*labels),
+                Winner.USER.value: self.game_losses.labels(*labels),
+            }
+            cached = self._round_children[key] = (moves, rounds, games)
+        return cached
+
+    def record_round(
+        self, policy: str, model_type: str, bot_move: str, bot_outcome: Outcome
+    ) -> None:
+        moves, rounds, _ = self._children(policy, model_type)
+        moves[bot_move].inc()
+        rounds[bot_outcome.value].inc()
+
+    def record_game_end(self, policy: str, model_type: str, winner: Winner) -> None:
+        _, _, games = self._children(policy, model_type)
+        games["played"].inc()
+        if winner is not Winner.TIE:
+            games[winner.value].inc()
+
+    def record_fallback(self, family: str, reason: str) -> None:
+        self.model_fallbacks.labels(family, reason).inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text for ``/metrics`` (merged over worker processes if several)."""
+        if self._multiprocess_dir is not None:
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged, path=str(self._multiprocess_dir))  # type: ignore[no-untyped-call]
+            return generate_latest(merged), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

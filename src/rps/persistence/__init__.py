@@ -1,0 +1,1 @@
+"""Storage: tables, migrations, the game repository and read-only queries (SPEC §10)."""

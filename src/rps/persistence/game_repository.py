@@ -1,0 +1,318 @@
+"""Reads and writes of games and their rounds: the gameplay hot path's only storage."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Connection
+
+from rps.domain.history import PlayedRound
+from rps.domain.move import Move, Outcome, Winner
+from rps.domain.round_values import RoundValues
+from rps.persistence.database import Database
+from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.tables import games, rounds
+
+_ROUND_COLUMNS = (
+    rounds.c.step_no,
+    rounds.c.user_move,
+    rounds.c.bot_move,
+    rounds.c.result,
+    rounds.c.user_delta,
+    rounds.c.bot_delta,
+    rounds.c.user_score,
+    rounds.c.bot_score,
+    rounds.c.rock_pts,
+    rounds.c.paper_pts,
+    rounds.c.scissors_pts,
+    rounds.c.decision_source,
+    rounds.c.model_alias,
+    rounds.c.model_version,
+    rounds.c.model_run_id,
+    rounds.c.fallback_reason,
+    rounds.c.probabilities,
+    rounds.c.created_at,
+)
+
+
+def _tenths(points: float) -> int:
+    return round(points * 10)
+
+
+def _points(tenths: int) -> float:
+    return tenths / 10
+
+
+def game_row(record: GameRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "session_id": record.session_id,
+        "player_name": record.player_name,
+        "policy": record.policy,
+        "model_type": record.model_type,
+        "bot_model_alias": record.bot_model_alias,
+        "model_version": record.model_version,
+        "difficulty_mode": record.difficulty_mode,
+        "is_test": record.is_test,
+        "opening_name": record.opening_name,
+        "opening_seq": ",".join(m.value for m in record.opening_seq),
+        "user_score": _points(record.user_score),
+        "bot_score": _points(record.bot_score),
+        "winner": record.winner.value if record.winner else None,
+        "created_at": record.created_at,
+        "finished_at": record.finished_at,
+        "source": record.source.value,
+        "rounds_played": record.rounds_played,
+    }
+
+
+def round_row(game_id: str, record: RoundRecord) -> dict[str, Any]:
+    played = record.played
+    values = played.values
+    return {
+        "game_id": game_id,
+        "step_no": played.round_no,
+        "user_move": played.user_move.value,
+        "bot_move": played.bot_move.value,
+        "result": played.outcome.value,
+        "user_delta": _points(played.user_delta),
+        "bot_delta": _points(played.bot_delta),
+        "user_score": _points(played.user_score),
+        "bot_score": _points(played.bot_score),
+        "rock_pts": _points(values.rock),
+        "paper_pts": _points(values.paper),
+        "scissors_pts": _points(values.scissors),
+        "decision_source": record.decision_source,
+        "model_alias": record.model_alias,
+        "model_version": record.model_version,
+        "model_run_id": record.model_run_id,
+        "fallback_reason": record.fallback_reason,
+        "probabilities": json.dumps(record.probabilities) if record.probabilities else None,
+        "created_at": record.created_at,
+    }
+
+
+def _game_from_row(row: Any) -> GameRecord:
+    seq = tuple(Move(m) for m in row.opening_seq.split(",")) if row.opening_seq else ()
+    return GameRecord(
+        id=row.id,
+        session_id=row.session_id,
+        player_name=row.player_name,
+        policy=row.policy,
+        model_type=row.model_type,
+        bot_model_alias=row.bot_model_alias,
+        model_version=row.model_version,
+        difficulty_mode=row.difficulty_mode,
+        is_test=bool(row.is_test),
+        opening_name=row.opening_name,
+        opening_seq=seq,
+        source=GameSource(row.source),
+        created_at=row.created_at,
+        user_score=_tenths(row.user_score),
+        bot_score=_tenths(row.bot_score),
+        winner=Winner(row.winner) if row.winner else None,
+        finished_at=row.finished_at,
+        rounds_played=row.rounds_played,
+    )
+
+
+def _round_from_row(row: Any) -> RoundRecord:
+    played = PlayedRound(
+        round_no=row.step_no,
+        user_move=Move(row.user_move),
+        bot_move=Move(row.bot_move),
+        outcome=Outcome(row.result),
+        values=RoundValues(
+            _tenths(row.rock_pts), _tenths(row.paper_pts), _tenths(row.scissors_pts)
+        ),
+        user_delta=_tenths(row.user_delta),
+        bot_delta=_tenths(row.bot_delta),
+        user_score=_tenths(row.user_score),
+        bot_score=_tenths(row.bot_score),
+    )
+    probs = json.loads(row.probabilities) if row.probabilities else None
+    return RoundRecord(
+        played=played,
+        decision_source=row.decision_source,
+        created_at=row.created_at,
+        model_alias=row.model_alias,
+        model_version=row.model_version,
+        model_run_id=row.model_run_id,
+        fallback_reason=row.fallback_reason,
+        probabilities=tuple(probs) if probs else None,
+    )
+
+
+# The two statements of a round, written once. ``:name`` placeholders, rewritten for drivers
+# that use ``%(name)s``.
+_UPDATE_GAME_SQL = (
+    "UPDATE games SET rounds_played = :rounds_played, user_score = :user_score, "
+    "bot_score = :bot_score, winner = :winner, finished_at = :finished_at "
+    "WHERE id = :id AND rounds_played = :expected_rounds"
+)
+_ROUND_FIELDS = (
+    "game_id", "step_no", "user_move", "bot_move", "result", "user_delta", "bot_delta",
+    "user_score", "bot_score", "rock_pts", "paper_pts", "scissors_pts", "decision_source",
+    "model_alias", "model_version", "model_run_id", "fallback_reason", "probabilities",
+    "created_at",
+)  # fmt: skip
+_INSERT_ROUND_SQL = (
+    f"INSERT INTO rounds ({', '.join(_ROUND_FIELDS)}) "
+    f"VALUES ({', '.join(':' + f for f in _ROUND_FIELDS)})"
+)
+_SELECT_GAME = select(games).where(games.c.id == bindparam("game_id"))
+_SELECT_ROUNDS = (
+    select(*_ROUND_COLUMNS)
+    .where(rounds.c.game_id == bindparam("game_id"))
+    .order_by(rounds.c.step_no)
+)
+_LIVE_GAMES_KEPT = 20_000
+
+
+def _for_paramstyle(sql: str, paramstyle: str) -> str:
+    if paramstyle in ("named",):
+        return sql
+    if paramstyle == "pyformat":
+        return re.sub(r":(\w+)", r"%(\1)s", sql)
+    raise ValueError(f"unsupported DBAPI paramstyle {paramstyle!r}")
+
+
+def _sqlite_timestamp(value: datetime) -> str:
+    """The text SQLAlchemy's SQLite DateTime stores, so Core reads it back identically."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class GameRepository:
+    """Games and their rounds.
+
+    Every round is appended with a compare-and-set on the game's round count, so two writers
+    racing for one round number cannot both succeed, in one process or across replicas.
+    Games being played are kept in memory after their first read: stored rounds never change,
+    and a copy that another process has moved past is caught by the compare-and-set, dropped
+    and read again.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._live: dict[str, tuple[GameRecord, list[RoundRecord]]] = {}
+        paramstyle = db.paramstyle
+        if paramstyle == "qmark":  # sqlite3 takes :name too
+            paramstyle = "named"
+        self._update_game_sql = _for_paramstyle(_UPDATE_GAME_SQL, paramstyle)
+        self._insert_round_sql = _for_paramstyle(_INSERT_ROUND_SQL, paramstyle)
+        self._timestamp = _sqlite_timestamp if db.is_sqlite else (lambda value: value)
+
+    def add_game(self, record: GameRecord) -> None:
+        with self._db.write() as conn:
+            conn.execute(insert(games), game_row(record))
+        self._remember(record, [])
+
+    def load(self, game_id: str) -> tuple[GameRecord, list[RoundRecord]] | None:
+        """The game and all its rounds in order, read from the database; None if unknown."""
+        with self._db.read() as conn:
+            loaded = self._load(conn, game_id)
+        if loaded is not None:
+            self._remember(*loaded)
+        return loaded
+
+    def load_live(self, game_id: str) -> tuple[GameRecord, list[RoundRecord]] | None:
+        """Like ``load``, served from memory when this process has the game already.
+
+        The copy may lag behind rounds another process stored; ``append_round`` detects that.
+        Callers must not mutate what they get.
+        """
+        live = self._live.get(game_id)
+        if live is not None:
+            return live
+        return self.load(game_id)
+
+    def _remember(self, record: GameRecord, stored: list[RoundRecord]) -> None:
+        if record.winner is not None:
+            self._live.pop(record.id, None)  # finished games are rarely asked for again
+            return
+        if len(self._live) >= _LIVE_GAMES_KEPT and record.id not in self._live:
+            self._live.pop(next(iter(self._live)))
+        self._live[record.id] = (record, stored)
+
+    def _load(self, conn: Connection, game_id: str) -> tuple[GameRecord, list[RoundRecord]] | None:
+        row = conn.execute(_SELECT_GAME, {"game_id": game_id}).first()
+        if row is None:
+            return None
+        round_rows = conn.execute(_SELECT_ROUNDS, {"game_id": game_id}).all()
+        return _game_from_row(row), [_round_from_row(r) for r in round_rows]
+
+    def append_round(
+        self,
+        game: GameRecord,
+        record: RoundRecord,
+        winner: Winner | None,
+    ) -> GameRecord | None:
+        """Store the game's next round and its new score in one transaction.
+
+        Returns the updated game, or None, storing nothing, if another writer stored a round of
+        this game since ``game`` was read (the caller reads again and decides anew).
+        """
+        played = record.played
+        finished_at = record.created_at if winner else None
+        params = {
+            "id": game.id,
+            "expected_rounds": game.rounds_played,
+            "rounds_played": played.round_no,
+            "user_score": _points(played.user_score),
+            "bot_score": _points(played.bot_score),
+            "winner": winner.value if winner else None,
+            "finished_at": self._timestamp(finished_at) if finished_at else None,
+        }
+        row = round_row(game.id, record)
+        row["created_at"] = self._timestamp(record.created_at)
+        dbapi = self._db.engine.dialect.dbapi
+        try:
+            with self._db.raw_write() as cursor:
+                cursor.execute(self._update_game_sql, params)
+                if cursor.rowcount != 1:
+                    self._live.pop(game.id, None)
+                    return None
+                cursor.execute(self._insert_round_sql, row)
+        except dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+            self._live.pop(game.id, None)
+            raise sa_exc.IntegrityError(self._insert_round_sql, row, exc) from exc
+        updated = replace(
+            game,
+            user_score=played.user_score,
+            bot_score=played.bot_score,
+            winner=winner,
+            finished_at=finished_at,
+            rounds_played=played.round_no,
+        )
+        previous = self._live.get(game.id)
+        stored = (
+            previous[1] if previous and previous[0].rounds_played == game.rounds_played else None
+        )
+        if stored is not None and len(stored) == game.rounds_played:
+            self._remember(updated, [*stored, record])
+        else:
+            self._live.pop(game.id, None)
+        return updated
+
+    def forget(self, game_id: str) -> None:
+        """Drop this process's copy of a game (the next read goes to the database)."""
+        self._live.pop(game_id, None)
+
+    def add_played_games(
+        self, played_games: Sequence[tuple[GameRecord, Sequence[RoundRecord]]]
+    ) -> None:
+        """Store whole games (with all their rounds) in one transaction (simulation, import)."""
+        game_rows = [game_row(g) for g, _ in played_games]
+        round_rows = [round_row(g.id, r) for g, rs in played_games for r in rs]
+        with self._db.write() as conn:
+            if game_rows:
+                conn.execute(insert(games), game_rows)
+            if round_rows:
+                conn.execute(insert(rounds), round_rows)

@@ -1,0 +1,54 @@
+"""Plain records the repository reads and writes (no SQLAlchemy objects leak past it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from rps.domain.history import PlayedRound
+from rps.domain.move import Move, Winner
+
+
+class GameSource(StrEnum):
+    """Who played the user side: a person, a persona, or any other scripted client."""
+
+    HUMAN = "human"
+    PERSONA = "persona"
+    SIMULATED = "simulated"
+
+
+@dataclass(frozen=True, slots=True)
+class GameRecord:
+    id: str
+    session_id: str
+    player_name: str
+    policy: str
+    model_type: str | None
+    bot_model_alias: str | None
+    model_version: str | None
+    difficulty_mode: str
+    is_test: bool
+    opening_name: str | None
+    opening_seq: tuple[Move, ...]
+    source: GameSource
+    created_at: datetime
+    user_score: int = 0  # tenths
+    bot_score: int = 0
+    winner: Winner | None = None
+    finished_at: datetime | None = None
+    rounds_played: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RoundRecord:
+    """A played round plus how the bot decided it."""
+
+    played: PlayedRound
+    decision_source: str
+    created_at: datetime
+    model_alias: str | None = None
+    model_version: str | None = None
+    model_run_id: str | None = None
+    fallback_reason: str | None = None
+    probabilities: tuple[float, float, float] | None = None

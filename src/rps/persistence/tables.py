@@ -1,0 +1,106 @@
+"""The schema as SQLAlchemy Core tables. Migrations under ``migrations/`` create exactly this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite keeps no offset, so add it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use UTC-aware ones")
+        value = value.astimezone(UTC)
+        # SQLite compares timestamps as text: store them naive in one fixed format.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+games = Table(
+    "games",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("session_id", String(64), nullable=False),
+    Column("player_name", String(64), nullable=False),
+    Column("policy", String(32), nullable=False),
+    Column("model_type", String(32)),
+    Column("bot_model_alias", String(16)),
+    Column("model_version", String(32)),
+    Column("difficulty_mode", String(16), nullable=False, server_default="normal"),
+    Column("is_test", Boolean, nullable=False, server_default="0"),
+    Column("opening_name", String(32)),
+    Column("opening_seq", String(64)),
+    Column("user_score", Float, nullable=False, server_default="0"),
+    Column("bot_score", Float, nullable=False, server_default="0"),
+    Column("winner", String(8)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("source", String(16), nullable=False, server_default="human"),
+    # Rounds stored so far: the compare-and-set guard that keeps concurrent moves from
+    # producing two rounds with one number, across processes and replicas.
+    Column("rounds_played", Integer, nullable=False, server_default="0"),
+    Index("ix_games_created_at", "created_at"),
+    Index("ix_games_session_id", "session_id"),
+    Index("ix_games_player_name", "player_name"),
+    Index("ix_games_policy", "policy"),
+)
+
+rounds = Table(
+    "rounds",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("game_id", String(64), ForeignKey("games.id", ondelete="CASCADE"), nullable=False),
+    Column("step_no", Integer, nullable=False),
+    Column("user_move", String(8), nullable=False),
+    Column("bot_move", String(8), nullable=False),
+    Column("result", String(8), nullable=False),
+    Column("user_delta", Float, nullable=False),
+    Column("bot_delta", Float, nullable=False),
+    Column("user_score", Float, nullable=False),
+    Column("bot_score", Float, nullable=False),
+    Column("rock_pts", Float, nullable=False),
+    Column("paper_pts", Float, nullable=False),
+    Column("scissors_pts", Float, nullable=False),
+    Column("decision_source", String(16), nullable=False),
+    Column("model_alias", String(16)),
+    Column("model_version", String(32)),
+    Column("model_run_id", String(64)),
+    Column("fallback_reason", String(64)),
+    Column("probabilities", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("game_id", "step_no", name="uq_rounds_game_step"),
+)

@@ -1,0 +1,121 @@
+"""How the bot picks its move each round (SPEC §4): opening, then model EV, else fallback."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from rps.domain.game import Game
+from rps.domain.move import Move
+from rps.domain.openings import OPENING_ROUNDS
+from rps.domain.personas import PersonaName, persona_move
+from rps.domain.policy import (
+    Alias,
+    Family,
+    Policy,
+    Probabilities,
+    ProbabilitySource,
+    choose_ev_move,
+    expected_values,
+)
+from rps.features.online import online_features
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAnswer:
+    """A model's probabilities for the user's move, with the version that produced them."""
+
+    probabilities: Probabilities
+    version: str | None
+    run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUnavailable:
+    """Why no model could answer (the fallback reason reported everywhere)."""
+
+    reason: str
+
+
+class Predictor(Protocol):
+    """The port the bot asks for probabilities; the model manager implements it."""
+
+    def predict(
+        self, family: Family, alias: Alias, features: np.ndarray
+    ) -> ModelAnswer | ModelUnavailable: ...
+
+    def version_of(self, family: Family, alias: Alias) -> str | None: ...
+
+
+class NoModels:
+    """The predictor before any model exists: every family is on its fallback persona."""
+
+    def predict(self, family: Family, alias: Alias, features: np.ndarray) -> ModelUnavailable:
+        return ModelUnavailable("no_model")
+
+    def version_of(self, family: Family, alias: Alias) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    move: Move
+    source: ProbabilitySource
+    probabilities: Probabilities | None = None
+    expected_values: tuple[float, float, float] | None = None
+    features: np.ndarray | None = None
+    model_alias: str | None = None
+    model_version: str | None = None
+    model_run_id: str | None = None
+    fallback_reason: str | None = None
+
+
+def bot_policy(policy: str) -> Policy | PersonaName:
+    """The policy a game stores, parsed (the service validated it at game start)."""
+    try:
+        return Policy(policy)
+    except ValueError:
+        return PersonaName(policy)
+
+
+def decide(
+    game: Game,
+    policy: Policy | PersonaName,
+    opening: tuple[Move, ...],
+    alias: Alias | None,
+    predictor: Predictor,
+    rng: random.Random,
+) -> Decision:
+    """The bot's move for the game's next round."""
+    round_no = game.next_round_no
+    if round_no <= OPENING_ROUNDS and len(opening) >= round_no:
+        return Decision(opening[round_no - 1], ProbabilitySource.OPENING)
+    if isinstance(policy, PersonaName):
+        return Decision(persona_move(policy, game.view("bot"), rng), ProbabilitySource.PERSONA)
+    values = game.next_values()
+    features = online_features(game.rounds, values)
+    served_alias = alias or Alias.PRODUCTION
+    answer = predictor.predict(policy.family, served_alias, features)
+    if isinstance(answer, ModelUnavailable):
+        move = persona_move(policy.fallback_persona, game.view("bot"), rng)
+        return Decision(
+            move,
+            ProbabilitySource.FALLBACK,
+            features=features,
+            model_alias=served_alias.value,
+            fallback_reason=answer.reason,
+        )
+    evs = expected_values(answer.probabilities, values, game.bot_score, game.user_score)
+    return Decision(
+        choose_ev_move(evs),
+        ProbabilitySource.MODEL,
+        probabilities=answer.probabilities,
+        expected_values=evs,
+        features=features,
+        model_alias=served_alias.value,
+        model_version=answer.version,
+        model_run_id=answer.run_id,
+    )

@@ -1,0 +1,336 @@
+"""Start a game, play a round, read a game: the gameplay use cases behind the API and the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rps.domain.errors import GameFinished, GameNotFound, InvalidInput, RoundConflict
+from rps.domain.game import Game
+from rps.domain.history import PlayedRound
+from rps.domain.move import Move, Outcome, Winner
+from rps.domain.openings import draw_opening
+from rps.domain.personas import PersonaName
+from rps.domain.policy import Alias, Family, Policy, ProbabilitySource, expected_values
+from rps.domain.round_values import RoundValues, round_values
+from rps.features.online import online_features
+from rps.observability.metrics import Metrics
+from rps.persistence.game_repository import GameRepository
+from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.tables import utcnow
+from rps.services.bot import Decision, Predictor, bot_policy, decide
+from rps.serving.assignment import assign_alias
+
+log = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 32
+DIFFICULTY_MODES = {"normal": "normal", "standard": "normal", "easy": "normal"}
+_CAS_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class StartGame:
+    player_name: str | None = None
+    policy: str = Policy.BRIAN.value
+    difficulty_mode: str = "normal"
+    session_id: str | None = None
+    is_test: bool = False
+    source: GameSource = GameSource.HUMAN
+
+
+@dataclass(frozen=True, slots=True)
+class RoundResult:
+    """One played (or replayed) round with everything a response needs."""
+
+    game: GameRecord
+    played: PlayedRound
+    decision: Decision
+    draws: int
+    winner: Winner | None
+    replayed: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.winner is not None
+
+    @property
+    def next_values(self) -> RoundValues | None:
+        return None if self.finished else round_values(self.game.id, self.played.round_no + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class GameView:
+    game: GameRecord
+    rounds: list[RoundRecord] = field(default_factory=list)
+
+
+def normalise_player_name(name: str | None, session_id: str) -> str:
+    """Trimmed, ≤ 32 characters, no control characters; empty or "player" → ``Player-NNN``."""
+    text = (name or "").strip()
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+        raise InvalidInput("player_name must not contain control characters")
+    if len(text) > MAX_NAME_LENGTH:
+        raise InvalidInput(f"player_name is longer than {MAX_NAME_LENGTH} characters")
+    if not text or text.lower() == "player":
+        number = int(hashlib.sha256(session_id.encode()).hexdigest(), 16) % 1000
+        return f"Player-{number:03d}"
+    return text
+
+
+def parse_policy(text: str) -> Policy | PersonaName:
+    value = text.strip().lower()
+    try:
+        return Policy(value)
+    except ValueError:
+        pass
+    try:
+        return PersonaName(value)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown policy {text!r}: expected brian, forrest or logan "
+            f"(or a persona: {', '.join(p.value for p in PersonaName)})"
+        ) from None
+
+
+def parse_difficulty(text: str) -> str:
+    try:
+        return DIFFICULTY_MODES[text.strip().lower()]
+    except KeyError:
+        raise InvalidInput(
+            f"unknown difficulty_mode {text!r}: expected normal, standard or easy"
+        ) from None
+
+
+class FallbackWarnings:
+    """Logs each family's fallback loudly but at most once a minute per reason, with a count."""
+
+    def __init__(self, interval_s: float = 60.0) -> None:
+        self._interval_s = interval_s
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def warn(self, family: str, reason: str) -> None:
+        now = time.monotonic()
+        last_at, suppressed = self._last.get((family, reason), (-self._interval_s, 0))
+        if now - last_at < self._interval_s:
+            self._last[(family, reason)] = (last_at, suppressed + 1)
+            return
+        log.warning(
+            "%s: no model answered (%s); its fallback persona is playing "
+            "(%d more such rounds since the last warning)",
+            family,
+            reason,
+            suppressed,
+        )
+        self._last[(family, reason)] = (now, 0)
+
+
+class GameplayService:
+    """Games and rounds. ``rng`` drives personas; openings use an unpredictable source."""
+
+    def __init__(
+        self,
+        repository: GameRepository,
+        predictor: Predictor,
+        metrics: Metrics,
+        *,
+        ab_split: Mapping[Family, float] | None = None,
+        ab_enabled: bool = True,
+        rng: random.Random | None = None,
+        opening_rng: random.Random | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._repo = repository
+        self._predictor = predictor
+        self._metrics = metrics
+        self._ab_split = dict(ab_split or {})
+        self._ab_enabled = ab_enabled
+        self._rng = rng or random.Random()
+        # Openings must not be derivable from public data: by default the OS's entropy.
+        self._opening_rng = opening_rng or random.SystemRandom()
+        self._clock = clock
+        self._fallback_warnings = FallbackWarnings()
+
+    @property
+    def predictor(self) -> Predictor:
+        return self._predictor
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def new_game_record(self, command: StartGame, game_id: str | None = None) -> GameRecord:
+        """Validate a start request and build the game's record (not yet stored)."""
+        policy = parse_policy(command.policy)
+        difficulty = parse_difficulty(command.difficulty_mode)
+        session_id = (command.session_id or "").strip() or uuid.uuid4().hex
+        if len(session_id) > 64:
+            raise InvalidInput("session_id is longer than 64 characters")
+        player_name = normalise_player_name(command.player_name, session_id)
+        game_id = game_id or str(uuid.uuid4())
+        opening = draw_opening(self._opening_rng)
+        alias: Alias | None = None
+        model_type: str | None = None
+        version: str | None = None
+        if isinstance(policy, Policy):
+            family = policy.family
+            model_type = family.value
+            alias = assign_alias(game_id, self._ab_split.get(family, 0.5), self._ab_enabled)
+            version = self._predictor.version_of(family, alias)
+        return GameRecord(
+            id=game_id,
+            session_id=session_id,
+            player_name=player_name,
+            policy=policy.value,
+            model_type=model_type,
+            bot_model_alias=alias.value if alias else None,
+            model_version=version,
+            difficulty_mode=difficulty,
+            is_test=command.is_test,
+            opening_name=opening.name.value,
+            opening_seq=opening.resolve(game_id),
+            source=command.source,
+            created_at=self._clock(),
+        )
+
+    def start_game(self, command: StartGame) -> GameRecord:
+        record = self.new_game_record(command)
+        self._repo.add_game(record)
+        return record
+
+    # -- play ----------------------------------------------------------------------------------
+
+    def play(self, game_id: str, user_move: Move, round_no: int | None = None) -> RoundResult:
+        """Play the game's next round (or replay a stored one when ``round_no`` names it)."""
+        if round_no is not None and round_no < 1:
+            raise InvalidInput("round must be 1 or more")
+        fresh = False
+        for _ in range(_CAS_ATTEMPTS):
+            loaded = self._repo.load(game_id) if fresh else self._repo.load_live(game_id)
+            if loaded is None:
+                raise GameNotFound(f"no game with id {game_id!r}")
+            record, stored = loaded
+            if round_no is not None and round_no <= len(stored):
+                return self._replay(record, stored, round_no, user_move)
+            game = Game(game_id, [r.played for r in stored])
+            if game.finished:
+                raise GameFinished(
+                    f"game {game_id} is finished ({_winner_text(game.winner)}); "
+                    "start a new game to play again"
+                )
+            if round_no is not None and round_no != game.next_round_no:
+                if not fresh:  # this process's copy may lag behind another's writes
+                    fresh = True
+                    continue
+                raise RoundConflict(
+                    f"round {round_no} is not the next round of game {game_id} "
+                    f"(next is {game.next_round_no})"
+                )
+            result = self._play_next(record, game, stored, user_move)
+            if result is not None:
+                return result
+            # Another writer stored a round first: read again and decide anew.
+            fresh = True
+        raise RoundConflict(f"game {game_id} is being played concurrently; retry the move")
+
+    def _play_next(
+        self, record: GameRecord, game: Game, stored: list[RoundRecord], user_move: Move
+    ) -> RoundResult | None:
+        policy = bot_policy(record.policy)
+        alias = Alias(record.bot_model_alias) if record.bot_model_alias else None
+        decision = decide(game, policy, record.opening_seq, alias, self._predictor, self._rng)
+        played = game.play(user_move, decision.move)
+        winner = game.winner
+        now = self._clock()
+        round_record = RoundRecord(
+            played=played,
+            decision_source=decision.source.value,
+            created_at=now,
+            model_alias=decision.model_alias,
+            model_version=decision.model_version,
+            model_run_id=decision.model_run_id,
+            fallback_reason=decision.fallback_reason,
+            probabilities=decision.probabilities,
+        )
+        updated = self._repo.append_round(record, round_record, winner)
+        if updated is None:
+            return None
+        model_type = record.model_type or "persona"
+        self._metrics.record_round(
+            record.policy, model_type, decision.move.value, played.outcome.flipped()
+        )
+        if decision.source is ProbabilitySource.FALLBACK and record.model_type:
+            reason = decision.fallback_reason or "unknown"
+            self._metrics.record_fallback(record.model_type, reason)
+            self._fallback_warnings.warn(record.model_type, reason)
+        if winner is not None:
+            self._metrics.record_game_end(record.policy, model_type, winner)
+        draws = sum(r.played.outcome is Outcome.DRAW for r in stored) + (
+            played.outcome is Outcome.DRAW
+        )
+        return RoundResult(updated, played, decision, draws, winner)
+
+    def _replay(
+        self, record: GameRecord, stored: list[RoundRecord], round_no: int, user_move: Move
+    ) -> RoundResult:
+        previous = stored[round_no - 1]
+        if previous.played.user_move is not user_move:
+            raise RoundConflict(
+                f"round {round_no} of game {record.id} was already played with "
+                f"{previous.played.user_move.value}, not {user_move.value}"
+            )
+        history = [r.played for r in stored[: round_no - 1]]
+        played = previous.played
+        decision = _stored_decision(previous, history)
+        draws = sum(r.played.outcome is Outcome.DRAW for r in stored[:round_no])
+        game_then = Game(record.id, [*history, played])
+        return RoundResult(record, played, decision, draws, game_then.winner, replayed=True)
+
+    # -- read ----------------------------------------------------------------------------------
+
+    def get_game(self, game_id: str) -> GameView:
+        loaded = self._repo.load(game_id)
+        if loaded is None:
+            raise GameNotFound(f"no game with id {game_id!r}")
+        return GameView(*loaded)
+
+    def round_values_for(self, game_id: str) -> tuple[int, RoundValues]:
+        """The next round's number and values of a stored game."""
+        view = self.get_game(game_id)
+        next_round = view.game.rounds_played + 1
+        return next_round, round_values(game_id, next_round)
+
+
+def _winner_text(winner: Winner | None) -> str:
+    if winner is None:
+        return "in progress"
+    return {Winner.USER: "you won", Winner.BOT: "the bot won", Winner.TIE: "a tie"}[winner]
+
+
+def _stored_decision(stored: RoundRecord, history: list[PlayedRound]) -> Decision:
+    """Rebuild the decision of a stored round for a retried request's answer."""
+    source = ProbabilitySource(stored.decision_source)
+    played = stored.played
+    features = None
+    evs = None
+    if source in (ProbabilitySource.MODEL, ProbabilitySource.FALLBACK):
+        features = online_features(history, played.values)
+    if stored.probabilities is not None:
+        bot_before = history[-1].bot_score if history else 0
+        user_before = history[-1].user_score if history else 0
+        evs = expected_values(stored.probabilities, played.values, bot_before, user_before)
+    return Decision(
+        played.bot_move,
+        source,
+        probabilities=stored.probabilities,
+        expected_values=evs,
+        features=features,
+        model_alias=stored.model_alias,
+        model_version=stored.model_version,
+        model_run_id=stored.model_run_id,
+        fallback_reason=stored.fallback_reason,
+    )

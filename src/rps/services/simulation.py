@@ -1,0 +1,230 @@
+"""Personas playing the user side against the bots: in-process (fast) or over HTTP.
+
+Simulated games are stored like any other game, with ``source=persona`` and the persona's display
+name, so they feed training exactly as a person's games would (downsampled there, SPEC §5).
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import httpx
+
+from rps.domain.game import Game
+from rps.domain.move import Move, Winner
+from rps.domain.personas import PersonaName, persona_move
+from rps.domain.policy import Alias
+from rps.persistence.game_repository import GameRepository
+from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.tables import utcnow
+from rps.services.bot import bot_policy, decide
+from rps.services.gameplay import GameplayService, StartGame, parse_policy
+
+_WRITE_BATCH_GAMES = 50
+
+
+@dataclass
+class PairTally:
+    games: int = 0
+    rounds: int = 0
+    bot_wins: int = 0
+    user_wins: int = 0
+    ties: int = 0
+
+    @property
+    def bot_win_rate(self) -> float:
+        return self.bot_wins / self.games if self.games else 0.0
+
+
+@dataclass
+class SimulationSummary:
+    """Games, rounds and results per (persona, policy) pair."""
+
+    pairs: dict[tuple[str, str], PairTally] = field(default_factory=dict)
+
+    def add(self, persona: str, policy: str, rounds: int, winner: Winner | None) -> None:
+        tally = self.pairs.setdefault((persona, policy), PairTally())
+        tally.games += 1
+        tally.rounds += rounds
+        if winner is Winner.BOT:
+            tally.bot_wins += 1
+        elif winner is Winner.USER:
+            tally.user_wins += 1
+        elif winner is Winner.TIE:
+            tally.ties += 1
+
+    @property
+    def games(self) -> int:
+        return sum(t.games for t in self.pairs.values())
+
+    @property
+    def rounds(self) -> int:
+        return sum(t.rounds for t in self.pairs.values())
+
+
+def schedule(
+    users: Sequence[PersonaName], policies: Sequence[str], games: int
+) -> list[tuple[PersonaName, str]]:
+    """``games`` pairings, round-robin over every persona × policy combination."""
+    pairs = list(itertools.product(users, policies))
+    return list(itertools.islice(itertools.cycle(pairs), games))
+
+
+def _seeded_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+class InProcessSimulator:
+    """Plays whole games in memory with the server's own decision code, then stores each game
+    (game row and rounds) in one transaction per batch of games."""
+
+    def __init__(
+        self, gameplay: GameplayService, repository: GameRepository, rng: random.Random
+    ) -> None:
+        self._gameplay = gameplay
+        self._repo = repository
+        self._rng = rng
+
+    def play_one(
+        self, persona: PersonaName, policy: str, is_test: bool
+    ) -> tuple[GameRecord, list[RoundRecord]]:
+        command = StartGame(
+            player_name=persona.display_name,
+            policy=policy,
+            is_test=is_test,
+            source=GameSource.PERSONA,
+        )
+        record = self._gameplay.new_game_record(command, game_id=_seeded_uuid(self._rng))
+        game = Game(record.id)
+        bot = bot_policy(record.policy)
+        alias = Alias(record.bot_model_alias) if record.bot_model_alias else None
+        played: list[RoundRecord] = []
+        predictor = self._gameplay.predictor
+        while not game.finished:
+            user_move = persona_move(persona, game.view("user"), self._rng)
+            decision = decide(game, bot, record.opening_seq, alias, predictor, self._rng)
+            round_ = game.play(user_move, decision.move)
+            played.append(
+                RoundRecord(
+                    played=round_,
+                    decision_source=decision.source.value,
+                    created_at=utcnow(),
+                    model_alias=decision.model_alias,
+                    model_version=decision.model_version,
+                    model_run_id=decision.model_run_id,
+                    fallback_reason=decision.fallback_reason,
+                    probabilities=decision.probabilities,
+                )
+            )
+        finished = replace(
+            record,
+            user_score=game.user_score,
+            bot_score=game.bot_score,
+            winner=game.winner,
+            finished_at=played[-1].created_at,
+            rounds_played=len(played),
+        )
+        return finished, played
+
+    def run(
+        self,
+        plan: Iterable[tuple[PersonaName, str]],
+        *,
+        is_test: bool = False,
+        on_game: Callable[[], None] | None = None,
+    ) -> SimulationSummary:
+        summary = SimulationSummary()
+        pending: list[tuple[GameRecord, list[RoundRecord]]] = []
+        for persona, policy in plan:
+            record, played = self.play_one(persona, policy, is_test)
+            summary.add(persona.value, policy, len(played), record.winner)
+            pending.append((record, played))
+            if len(pending) >= _WRITE_BATCH_GAMES:
+                self._repo.add_played_games(pending)
+                pending = []
+            if on_game:
+                on_game()
+        if pending:
+            self._repo.add_played_games(pending)
+        return summary
+
+
+class SimulationError(RuntimeError):
+    pass
+
+
+class HttpSimulator:
+    """Plays personas against a running server through its public API (``rps simulate --via``).
+
+    Every move names its round, so a retried request can never play a round twice.
+    """
+
+    def __init__(self, client: httpx.Client, admin_token: str | None, rng: random.Random) -> None:
+        self._client = client
+        self._token = admin_token
+        self._rng = rng
+
+    def _post(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        for attempt in range(3):
+            try:
+                response = self._client.post(path, json=body, headers=headers)
+            except httpx.TransportError:
+                if attempt == 2:
+                    raise
+                continue
+            if response.status_code >= 500 and attempt < 2:
+                continue
+            if response.status_code != 200:
+                detail = response.json().get("detail", response.text) if response.content else ""
+                raise SimulationError(f"{path} answered {response.status_code}: {detail}")
+            data: dict[str, object] = response.json()
+            return data
+        raise SimulationError(f"{path} failed after retries")
+
+    def play_one(self, persona: PersonaName, policy: str, is_test: bool) -> tuple[int, Winner]:
+        parse_policy(policy)
+        started = self._post(
+            "/start_game",
+            {
+                "player_name": persona.display_name,
+                "policy": policy,
+                "source": GameSource.PERSONA.value,
+                "mark_test_game": is_test,
+            },
+        )
+        game = Game(str(started["game_id"]))
+        while not game.finished:
+            user_move = persona_move(persona, game.view("user"), self._rng)
+            answer = self._post(
+                "/play",
+                {
+                    "game_id": game.game_id,
+                    "user_move": user_move.value,
+                    "round": game.next_round_no,
+                },
+            )
+            played = game.play(user_move, Move(str(answer["bot_move"])))
+            if round(float(str(answer["user_score"])) * 10) != played.user_score:
+                raise SimulationError(f"score mismatch in game {game.game_id}: {answer}")
+        assert game.winner is not None
+        return len(game.rounds), game.winner
+
+    def run(
+        self,
+        plan: Iterable[tuple[PersonaName, str]],
+        *,
+        is_test: bool = False,
+        on_game: Callable[[], None] | None = None,
+    ) -> SimulationSummary:
+        summary = SimulationSummary()
+        for persona, policy in plan:
+            rounds, winner = self.play_one(persona, policy, is_test)
+            summary.add(persona.value, policy, rounds, winner)
+            if on_game:
+                on_game()
+        return summary

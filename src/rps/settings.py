@@ -1,0 +1,190 @@
+"""The one typed settings object (SPEC §11). Nothing else in the package reads the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FIELDS = ("RPS_ADMIN_TOKEN", "MINIO_SECRET_KEY", "MINIO_ACCESS_KEY")
+
+
+class SettingsError(RuntimeError):
+    """Invalid configuration; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True)
+
+    DATA_PATH: Path = Path("./data")
+    DATABASE_URL: str | None = None
+    MLFLOW_TRACKING_URI: str | None = None
+    MLFLOW_EXPERIMENT_NAME: str = "rps-bot"
+    MLFLOW_DISABLE_TELEMETRY: bool = True
+    MODEL_CACHE_URI: str | None = None
+    MINIO_ENDPOINT: str | None = None
+    MINIO_ACCESS_KEY: SecretStr | None = None
+    MINIO_SECRET_KEY: SecretStr | None = None
+    ENABLE_AB_TESTING: bool = True
+    AB_SPLIT_RATIO: float = Field(0.5, ge=0.0, le=1.0)
+    AB_SPLIT_RATIO_XGBOOST: float | None = Field(None, ge=0.0, le=1.0)
+    AB_SPLIT_RATIO_FEEDFORWARD_NN: float | None = Field(None, ge=0.0, le=1.0)
+    AB_SPLIT_RATIO_MULTINOMIAL_LOGISTIC: float | None = Field(None, ge=0.0, le=1.0)
+    RPS_CAPTURE_INFERENCE_DIR: Path | None = None
+    RPS_CAPTURE_INFERENCE_SAMPLE_RATE: float = Field(1.0, ge=0.0, le=1.0)
+    METRICS_SINCE_DATE: date | None = None
+    TRAINING_DATA_SINCE_DATE: date | None = None
+    TRAINING_LEGACY_GAME_STRIDE: int = Field(5, ge=1)
+    MIN_NEW_ROWS_FOR_TRAINING: int = Field(50, ge=0)
+    MIN_TOTAL_ROWS: int = Field(300, ge=0)
+    DISABLE_AUTO_PROMOTION: bool = False
+    PROMOTION_RULE: str = "winrate"
+    PROMOTION_MIN_GAMES: int = Field(3, ge=1)
+    PROMOTION_MIN_PREDICTIONS: int = Field(50, ge=1)
+    PROMOTION_ALPHA: float = Field(0.05, gt=0.0, lt=1.0)
+    MODEL_POLL_SECONDS: float = Field(30.0, ge=0.0)
+    LEADERBOARD_MIN_GAMES: int = Field(5, ge=1)
+    PUBLIC_PREDICT: bool = False
+    ASSET_VERSION: str | None = None
+    RPS_ADMIN_TOKEN: SecretStr | None = None
+    CORS_ORIGINS: str = ""
+    APP_URL: str = "http://127.0.0.1:8000"
+    LOG_LEVEL: str = "INFO"
+    GIT_REVISION: str | None = None  # stamped into images at build time
+    # Read by prometheus_client itself too; set by `rps serve --workers N` for its workers.
+    PROMETHEUS_MULTIPROC_DIR: Path | None = None
+
+    @field_validator("PROMOTION_RULE")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value not in ("winrate", "sequential"):
+            raise ValueError("must be 'winrate' or 'sequential'")
+        return value
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    # Derived values: defaults that depend on DATA_PATH.
+
+    @property
+    def database_url(self) -> str:
+        return self.DATABASE_URL or f"sqlite:///{self.DATA_PATH.resolve() / 'rps.db'}"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        return self.MLFLOW_TRACKING_URI or f"sqlite:///{self.DATA_PATH.resolve() / 'mlflow.db'}"
+
+    @property
+    def model_cache_uri(self) -> str:
+        return self.MODEL_CACHE_URI or (self.DATA_PATH.resolve() / "model-cache").as_uri()
+
+    @property
+    def admin_token_path(self) -> Path:
+        return self.DATA_PATH / "admin-token"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip() for o in self.CORS_ORIGINS.split(",") if o.strip()]
+
+    def admin_token(self) -> str | None:
+        """The configured admin token: the setting, else the token file ``rps up`` writes."""
+        if self.RPS_ADMIN_TOKEN is not None and self.RPS_ADMIN_TOKEN.get_secret_value():
+            return self.RPS_ADMIN_TOKEN.get_secret_value()
+        try:
+            token = self.admin_token_path.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return token or None
+
+    def ensure_admin_token(self) -> tuple[str, Path | None]:
+        """The admin token, creating ``$DATA_PATH/admin-token`` (mode 0600) if none exists.
+
+        Returns the token and the file it lives in (None when it comes from the environment).
+        """
+        if self.RPS_ADMIN_TOKEN is not None and self.RPS_ADMIN_TOKEN.get_secret_value():
+            return self.RPS_ADMIN_TOKEN.get_secret_value(), None
+        existing = self.admin_token()
+        if existing:
+            return existing, self.admin_token_path
+        self.DATA_PATH.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        fd = os.open(self.admin_token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(token + "\n")
+        return token, self.admin_token_path
+
+    def metrics_since(self) -> datetime | None:
+        if self.METRICS_SINCE_DATE is None:
+            return None
+        return datetime(
+            self.METRICS_SINCE_DATE.year,
+            self.METRICS_SINCE_DATE.month,
+            self.METRICS_SINCE_DATE.day,
+            tzinfo=UTC,
+        )
+
+    def masked(self) -> dict[str, Any]:
+        """Resolved settings for display, secrets masked (``rps config``, ``/info``)."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in SECRET_FIELDS:
+                shown[name] = "****" if value is not None and value.get_secret_value() else None
+            elif isinstance(value, Path | date):
+                shown[name] = str(value)
+            else:
+                shown[name] = value
+        shown["database_url"] = _mask_url(self.database_url)
+        shown["mlflow_tracking_uri"] = _mask_url(self.mlflow_tracking_uri)
+        shown["model_cache_uri"] = self.model_cache_uri
+        if self.DATABASE_URL:
+            shown["DATABASE_URL"] = _mask_url(self.DATABASE_URL)
+        if self.MLFLOW_TRACKING_URI:
+            shown["MLFLOW_TRACKING_URI"] = _mask_url(self.MLFLOW_TRACKING_URI)
+        return shown
+
+
+def _mask_url(url: str) -> str:
+    """Hide the password of ``scheme://user:password@host``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:****@{host}" if ":" in creds else url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment plus explicit overrides; a bad value raises SettingsError naming it."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid configuration: {problems}") from None
+    if settings.MLFLOW_DISABLE_TELEMETRY:
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return load_settings()
+
+
+def export_environment(values: dict[str, str]) -> None:
+    """Set variables for child processes (worker processes, the prometheus multiprocess dir)."""
+    os.environ.update(values)

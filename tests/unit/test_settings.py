@@ -1,0 +1,72 @@
+"""The settings object: defaults, validation messages that name the variable, masking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rps.settings import SettingsError, load_settings
+
+
+def test_defaults_derive_every_store_from_data_path(tmp_path):
+    settings = load_settings(DATA_PATH=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'rps.db'}"
+    assert settings.mlflow_tracking_uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert settings.model_cache_uri == (tmp_path.resolve() / "model-cache").as_uri()
+    assert settings.AB_SPLIT_RATIO == 0.5
+    assert settings.MLFLOW_EXPERIMENT_NAME == "rps-bot"
+
+
+def test_environment_variables_are_read(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATA_PATH", str(tmp_path))
+    monkeypatch.setenv("AB_SPLIT_RATIO", "0.25")
+    monkeypatch.setenv("ENABLE_AB_TESTING", "false")
+    settings = load_settings()
+    assert Path(tmp_path) == settings.DATA_PATH
+    assert settings.AB_SPLIT_RATIO == 0.25
+    assert settings.ENABLE_AB_TESTING is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("AB_SPLIT_RATIO", "1.5"),
+        ("PROMOTION_RULE", "coin-flip"),
+        ("MIN_TOTAL_ROWS", "many"),
+        ("METRICS_SINCE_DATE", "yesterday"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_an_invalid_value_fails_naming_the_variable(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+def test_masked_settings_hide_secrets_and_url_passwords(tmp_path):
+    settings = load_settings(
+        DATA_PATH=tmp_path,
+        RPS_ADMIN_TOKEN="s3cret-token",
+        MINIO_SECRET_KEY="minio-secret",
+        DATABASE_URL="postgresql+psycopg://rps:db-password@db:5432/rps",
+    )
+    shown = repr(settings.masked())
+    for secret in ("s3cret-token", "minio-secret", "db-password"):
+        assert secret not in shown
+    assert settings.masked()["DATABASE_URL"] == "postgresql+psycopg://rps:****@db:5432/rps"
+    assert settings.masked()["RPS_ADMIN_TOKEN"] == "****"
+
+
+def test_admin_token_prefers_the_setting_over_the_file(tmp_path):
+    (tmp_path / "admin-token").write_text("from-file\n")
+    assert load_settings(DATA_PATH=tmp_path).admin_token() == "from-file"
+    assert load_settings(DATA_PATH=tmp_path, RPS_ADMIN_TOKEN="env").admin_token() == "env"
+    assert load_settings(DATA_PATH=tmp_path / "empty").admin_token() is None
+
+
+def test_cors_origins_are_split_on_commas(tmp_path):
+    settings = load_settings(
+        DATA_PATH=tmp_path, CORS_ORIGINS="https://a.example, https://b.example"
+    )
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
