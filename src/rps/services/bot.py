@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
 
 from rps.domain.game import Game
+from rps.domain.history import PlayedRound
 from rps.domain.move import Move
 from rps.domain.openings import OPENING_ROUNDS
 from rps.domain.personas import PersonaName, persona_move
@@ -22,6 +24,7 @@ from rps.domain.policy import (
     expected_values,
 )
 from rps.features.online import online_features
+from rps.persistence.records import RoundRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,20 @@ class Decision:
     model_version: str | None = None
     model_run_id: str | None = None
     fallback_reason: str | None = None
+
+
+def round_record(played: PlayedRound, decision: Decision, created_at: datetime) -> RoundRecord:
+    """The stored form of a round the bot decided with ``decision``."""
+    return RoundRecord(
+        played=played,
+        decision_source=decision.source.value,
+        created_at=created_at,
+        model_alias=decision.model_alias,
+        model_version=decision.model_version,
+        model_run_id=decision.model_run_id,
+        fallback_reason=decision.fallback_reason,
+        probabilities=decision.probabilities,
+    )
 
 
 def bot_policy(policy: str) -> Policy | PersonaName:

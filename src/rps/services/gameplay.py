@@ -25,7 +25,7 @@ from rps.observability.metrics import Metrics
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import utcnow
-from rps.services.bot import Decision, Predictor, bot_policy, decide
+from rps.services.bot import Decision, Predictor, bot_policy, decide, round_record
 from rps.serving.assignment import assign_alias
 
 log = logging.getLogger(__name__)
@@ -246,17 +246,7 @@ class GameplayService:
         played = game.play(user_move, decision.move)
         winner = game.winner
         now = self._clock()
-        round_record = RoundRecord(
-            played=played,
-            decision_source=decision.source.value,
-            created_at=now,
-            model_alias=decision.model_alias,
-            model_version=decision.model_version,
-            model_run_id=decision.model_run_id,
-            fallback_reason=decision.fallback_reason,
-            probabilities=decision.probabilities,
-        )
-        updated = self._repo.append_round(record, round_record, winner)
+        updated = self._repo.append_round(record, round_record(played, decision, now), winner)
         if updated is None:
             return None
         model_type = record.model_type or "persona"

@@ -21,7 +21,7 @@ from rps.domain.policy import Alias
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import utcnow
-from rps.services.bot import bot_policy, decide
+from rps.services.bot import bot_policy, decide, round_record
 from rps.services.gameplay import GameplayService, StartGame, parse_policy
 
 _WRITE_BATCH_GAMES = 50
@@ -108,18 +108,7 @@ class InProcessSimulator:
             user_move = persona_move(persona, game.view("user"), self._rng)
             decision = decide(game, bot, record.opening_seq, alias, predictor, self._rng)
             round_ = game.play(user_move, decision.move)
-            played.append(
-                RoundRecord(
-                    played=round_,
-                    decision_source=decision.source.value,
-                    created_at=utcnow(),
-                    model_alias=decision.model_alias,
-                    model_version=decision.model_version,
-                    model_run_id=decision.model_run_id,
-                    fallback_reason=decision.fallback_reason,
-                    probabilities=decision.probabilities,
-                )
-            )
+            played.append(round_record(round_, decision, utcnow()))
         finished = replace(
             record,
             user_score=game.user_score,
