@@ -8,7 +8,9 @@ STAMP_DEV := $(VENV)/.installed-dev
 SYSTEM_PACKAGES := postgresql
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: run test test-fast lint typecheck install install-dev clean bench help
+DATA_PATH ?= ./data
+
+.PHONY: run test test-fast lint typecheck install install-dev clean bench help mlflow-ui
 
 help:
 	@echo "make run        install, migrate and serve on http://127.0.0.1:8000"
@@ -16,6 +18,7 @@ help:
 	@echo "make test-fast  unit tests only, in seconds"
 	@echo "make lint       ruff, mypy and the import-layer contracts"
 	@echo "make bench      the benchmarks under benchmarks/"
+	@echo "make mlflow-ui  browse training runs and registered models"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -28,7 +31,7 @@ $(STAMP_RUN): $(BIN)/python pyproject.toml
 	@touch $@
 
 $(STAMP_DEV): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[serve,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[serve,train,dev]'
 	@touch $@ $(STAMP_RUN)
 
 install: $(STAMP_RUN)
@@ -54,6 +57,11 @@ test-fast: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/features.py
 	$(BIN)/python benchmarks/play_latency.py
+	$(BIN)/python benchmarks/train.py
+
+mlflow-ui: $(STAMP_DEV)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(abspath $(DATA_PATH))/mlflow.db \
+		--host 127.0.0.1 --port 5000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

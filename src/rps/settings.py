@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     APP_URL: str = "http://127.0.0.1:8000"
     LOG_LEVEL: str = "INFO"
     GIT_REVISION: str | None = None  # stamped into images at build time
+    TRAINING_CONFIG_PATH: Path = Path("configs/model_hyperparameters.json")
+    TRAINING_MAX_ROWS: int | None = Field(None, ge=1)
     # Read by prometheus_client itself too; set by `rps serve --workers N` for its workers.
     PROMETHEUS_MULTIPROC_DIR: Path | None = None
 
@@ -88,6 +90,13 @@ class Settings(BaseSettings):
     @property
     def model_cache_uri(self) -> str:
         return self.MODEL_CACHE_URI or (self.DATA_PATH.resolve() / "model-cache").as_uri()
+
+    @property
+    def mlflow_artifact_location(self) -> str | None:
+        """Where the default local store keeps artifacts; a remote server decides its own."""
+        if self.MLFLOW_TRACKING_URI:
+            return None
+        return (self.DATA_PATH.resolve() / "mlartifacts").as_uri()
 
     @property
     def admin_token_path(self) -> Path:
@@ -125,14 +134,10 @@ class Settings(BaseSettings):
         return token, self.admin_token_path
 
     def metrics_since(self) -> datetime | None:
-        if self.METRICS_SINCE_DATE is None:
-            return None
-        return datetime(
-            self.METRICS_SINCE_DATE.year,
-            self.METRICS_SINCE_DATE.month,
-            self.METRICS_SINCE_DATE.day,
-            tzinfo=UTC,
-        )
+        return _start_of_day(self.METRICS_SINCE_DATE)
+
+    def training_since(self) -> datetime | None:
+        return _start_of_day(self.TRAINING_DATA_SINCE_DATE)
 
     def masked(self) -> dict[str, Any]:
         """Resolved settings for display, secrets masked (``rps config``, ``/info``)."""
@@ -153,6 +158,10 @@ class Settings(BaseSettings):
         if self.MLFLOW_TRACKING_URI:
             shown["MLFLOW_TRACKING_URI"] = _mask_url(self.MLFLOW_TRACKING_URI)
         return shown
+
+
+def _start_of_day(day: date | None) -> datetime | None:
+    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _mask_url(url: str) -> str:

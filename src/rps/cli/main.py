@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rps.bootstrap import build_container, migrate_database
+from rps.cli import training as training_commands
 from rps.domain.personas import PersonaName, parse_persona
 from rps.services.gameplay import parse_policy
 from rps.services.simulation import (
@@ -202,6 +203,9 @@ def simulate(
             finally:
                 container.close()
     _print_summary(summary, time.perf_counter() - started)
+
+
+training_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -104,3 +104,39 @@ rounds = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("game_id", "step_no", name="uq_rounds_game_step"),
 )
+
+
+# The history of every alias move (SPEC §10): who pointed family@alias at which version, when.
+model_assignments = Table(
+    "model_assignments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_type", String(32), nullable=False),
+    Column("alias", String(16), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("run_id", String(64)),
+    Column("previous_version", String(32)),
+    Column("assigned_at", UTCDateTime, nullable=False),
+    Column("assigned_by", String(64), nullable=False),
+    Column("reason", Text),
+    Index("ix_model_assignments_family_alias", "model_type", "alias", "assigned_at"),
+)
+
+# One row per training session (manual, scheduled, bootstrap): the watermark that scheduled
+# training compares new data against.
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("status", String(16), nullable=False),
+    Column("trigger", String(16), nullable=False),
+    Column("rows_used", Integer),
+    Column("models_trained", Integer, nullable=False, server_default="0"),
+    Column("models_registered", Integer, nullable=False, server_default="0"),
+    Column("dataset_fingerprint", String(64)),
+    Column("details", Text),
+    Column("error", Text),
+    Index("ix_training_runs_status_started", "status", "started_at"),
+)

@@ -1,0 +1,82 @@
+"""The composition root of the training side: database, lifecycle tables, the MLflow registry.
+
+Kept apart from ``rps.bootstrap`` so the web process, which imports that, never loads torch,
+xgboost or MLflow.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from rps.persistence.database import Database, migrate
+from rps.persistence.lifecycle_repository import LifecycleRepository
+from rps.registry.mlflow_registry import MlflowRegistry
+from rps.settings import Settings
+from rps.training.configs import REGISTERED_NAMES
+from rps.training.dataset import Dataset, load_dataset
+from rps.training.runner import TrainingProgress, TrainingRunner
+
+
+def git_revision(settings: Settings) -> str | None:
+    """The code's revision: stamped into images, else asked of git when run from a checkout."""
+    if settings.GIT_REVISION:
+        return settings.GIT_REVISION
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass
+class TrainingContext:
+    settings: Settings
+    database: Database
+    lifecycle: LifecycleRepository
+    registry: MlflowRegistry
+
+    def load_dataset(self, max_rows: int | None = None) -> Dataset:
+        s = self.settings
+        return load_dataset(
+            self.database,
+            since=s.training_since(),
+            legacy_game_stride=s.TRAINING_LEGACY_GAME_STRIDE,
+            max_rows=max_rows or s.TRAINING_MAX_ROWS,
+        )
+
+    def runner(
+        self, progress: TrainingProgress | None = None, assigned_by: str = "rps train"
+    ) -> TrainingRunner:
+        return TrainingRunner(
+            self.registry,
+            self.lifecycle,
+            assigned_by=assigned_by,
+            git_revision=git_revision(self.settings),
+            progress=progress,
+        )
+
+    def close(self) -> None:
+        self.database.dispose()
+
+
+def build_training(settings: Settings, *, migrate_schema: bool = True) -> TrainingContext:
+    database = Database(settings.database_url)
+    if migrate_schema:
+        migrate(database)
+    settings.DATA_PATH.mkdir(parents=True, exist_ok=True)
+    registry = MlflowRegistry(
+        tracking_uri=settings.mlflow_tracking_uri,
+        experiment_name=settings.MLFLOW_EXPERIMENT_NAME,
+        artifact_location=settings.mlflow_artifact_location,
+        registered_names=REGISTERED_NAMES,
+    )
+    return TrainingContext(settings, database, LifecycleRepository(database), registry)

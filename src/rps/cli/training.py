@@ -1,0 +1,338 @@
+"""`rps train`, `rps train-aliases`, `rps train-scheduled`: thin wrappers over rps.training.
+
+Training imports torch, xgboost and MLflow, so everything heavy is imported inside the commands
+(`rps serve` stays light) and training always runs in the CLI's process, never in the web's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from rps.domain.policy import Alias, Family
+
+if TYPE_CHECKING:
+    from rps.bootstrap.training import TrainingContext
+    from rps.training.configs import PlannedModel
+    from rps.training.runner import ModelOutcome
+
+# Tables stay readable when the output goes to a file or a CI log (rich assumes 80 columns there).
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+out = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def _split(text: str | None) -> list[str]:
+    return [p.strip() for p in (text or "").split(",") if p.strip()]
+
+
+class RichTrainingProgress:
+    """One bar for all models and one for the current model's steps."""
+
+    def __init__(self, progress: Progress, total_models: int) -> None:
+        self._progress = progress
+        self._models = progress.add_task("models", total=total_models)
+        self._steps: TaskID | None = None
+
+    def model_started(self, planned: PlannedModel, steps: Sequence[str]) -> None:
+        if self._steps is not None:
+            self._progress.remove_task(self._steps)
+        self._steps = self._progress.add_task(f"  {planned.key}", total=len(steps))
+
+    def step_done(self, planned: PlannedModel, step: str) -> None:
+        if self._steps is not None:
+            self._progress.update(self._steps, advance=1, description=f"  {planned.key}: {step}")
+
+    def model_finished(self, outcome: ModelOutcome) -> None:
+        self._progress.advance(self._models)
+        status = "error" if outcome.error else outcome.reason.split(":")[0]
+        version = f" → v{outcome.version}" if outcome.version else ""
+        alias = f" @{outcome.alias.value}" if outcome.alias else ""
+        self._progress.console.print(
+            f"{outcome.planned.key}: {status}{version}{alias} ({outcome.seconds:.1f} s)"
+        )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _fmt(metrics: dict[str, float], key: str) -> str:
+    value = metrics.get(key)
+    return "—" if value is None else f"{value:.3f}"
+
+
+def outcomes_table(outcomes: Sequence[ModelOutcome]) -> Table:
+    table = Table(title="trained models")
+    for column in (
+        "model",
+        "status",
+        "version",
+        "alias",
+        "test acc",
+        "val acc (prod)",
+        "cv mean ± std",
+        "onnx Δ",
+        "seconds",
+    ):
+        table.add_column(column)
+    for o in outcomes:
+        m = o.trained.metrics if o.trained else {}
+        cv = "—"
+        if "cv_mean_acc" in m:
+            cv = f"{m['cv_mean_acc']:.3f} ± {m.get('cv_std_acc', 0.0):.3f}"
+        status = "error" if o.error else ("registered" if o.registered else "rejected")
+        table.add_row(
+            o.planned.key,
+            status,
+            o.version or "—",
+            o.alias.value if o.alias else "—",
+            _fmt(m, "test_acc_holdout"),
+            _fmt(m, "val_acc_production"),
+            cv,
+            f"{m['onnx_max_abs_diff']:.1e}" if "onnx_max_abs_diff" in m else "—",
+            f"{o.seconds:.1f}",
+        )
+    return table
+
+
+def registry_table(context: TrainingContext) -> tuple[Table, list[str]]:
+    """family × alias → version; and the aliases that point nowhere (served by fallback)."""
+    table = Table(title="registry aliases")
+    table.add_column("family")
+    for alias in Alias:
+        table.add_column(alias.value)
+    empty = []
+    for family in Family:
+        cells = []
+        for alias in Alias:
+            target = context.registry.alias_target(family, alias)
+            if target is None:
+                empty.append(f"{family.value}@{alias.value}")
+                cells.append("[yellow]empty[/yellow]")
+            else:
+                cells.append(f"v{target.version}")
+        table.add_row(family.value, *cells)
+    return table, empty
+
+
+def _report(context: TrainingContext, outcomes: Sequence[ModelOutcome]) -> int:
+    out.print(outcomes_table(outcomes))
+    table, empty = registry_table(context)
+    out.print(table)
+    if empty:
+        console.print(
+            f"[yellow]{len(empty)} alias(es) point at no model; their games are played by the "
+            f"family's fallback persona: {', '.join(empty)}[/yellow]"
+        )
+    failures = [o for o in outcomes if o.error]
+    for o in failures:
+        console.print(f"[red]{o.planned.key} failed: {o.error}[/red]")
+    return 1 if failures else 0
+
+
+def _context() -> TrainingContext:
+    from rps.bootstrap.training import build_training
+    from rps.cli.main import _settings
+
+    return build_training(_settings())
+
+
+def _families(text: str | None) -> list[Family] | None:
+    from rps.training.configs import parse_family
+
+    names = _split(text)
+    return [parse_family(n) for n in names] if names else None
+
+
+def _aliases(text: str | None) -> list[Alias] | None:
+    names = _split(text)
+    result = []
+    for name in names:
+        try:
+            result.append(Alias(name))
+        except ValueError:
+            known = ", ".join(a.value for a in Alias)
+            raise typer.BadParameter(f"unknown alias {name!r}: expected {known}") from None
+    return result or None
+
+
+def _plan_table(planned: Sequence[PlannedModel]) -> Table:
+    table = Table(title="training plan")
+    for column in ("model type", "config", "alias", "hyperparameters", "overrides"):
+        table.add_column(column, overflow="fold")
+    for p in planned:
+        table.add_row(
+            p.family.value,
+            p.config_id,
+            p.promote_alias.value if p.promote_alias else "—",
+            json.dumps(p.hyperparameters.model_dump(mode="json"), separators=(",", ":")),
+            json.dumps(p.overrides) if p.overrides else "",
+        )
+    return table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def train(
+        config: Annotated[Path | None, typer.Option(help="Hyperparameter config file")] = None,
+        model_types: Annotated[
+            str | None, typer.Option(help="Families, comma-separated (default: all)")
+        ] = None,
+        config_ids: Annotated[str | None, typer.Option(help="Config ids, comma-separated")] = None,
+        dry_run: Annotated[bool, typer.Option(help="Print the plan and stop")] = False,
+        set_: Annotated[
+            list[str] | None,
+            typer.Option("--set", help="Override a hyperparameter: key=value or family.key=value"),
+        ] = None,
+        promote_alias: Annotated[
+            str | None, typer.Option(help="Point this alias at the new versions")
+        ] = None,
+        profile: Annotated[
+            str | None, typer.Option(help="A profile of the config file, e.g. bootstrap")
+        ] = None,
+        max_rows: Annotated[
+            int | None, typer.Option(min=1, help="Use at most this many labelled rows")
+        ] = None,
+    ) -> None:
+        """Train models from the config file, evaluate them in three steps, register them."""
+        from rps.cli.main import _settings
+        from rps.training.configs import ConfigError, load_config, parse_overrides, plan
+        from rps.training.scheduling import Trigger, train_session
+
+        settings = _settings()
+        try:
+            config_file = load_config(config or settings.TRAINING_CONFIG_PATH)
+            alias = _aliases(promote_alias)
+            planned = plan(
+                config_file,
+                model_types=_families(model_types),
+                config_ids=_split(config_ids) or None,
+                overrides=parse_overrides(set_ or []),
+                promote_alias=alias[0] if alias else None,
+                profile=profile,
+            )
+        except ConfigError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        if not planned:
+            console.print("[red]nothing to train: no config matches the selection[/red]")
+            raise typer.Exit(2)
+        if dry_run:
+            out.print(_plan_table(planned))
+            return
+        rows = max_rows
+        if profile and config_file.profiles[profile].max_rows and rows is None:
+            rows = config_file.profiles[profile].max_rows
+        context = _context()
+        try:
+            with _progress() as progress:
+                runner = context.runner(RichTrainingProgress(progress, len(planned)))
+                result = train_session(
+                    trigger=Trigger.BOOTSTRAP if profile == "bootstrap" else Trigger.MANUAL,
+                    load_dataset=lambda: context.load_dataset(rows),
+                    runner=runner,
+                    lifecycle=context.lifecycle,
+                    planned=planned,
+                )
+            console.print(f"dataset: {result.usable_rows} labelled rows")
+            code = _report(context, result.outcomes)
+        finally:
+            context.close()
+        raise typer.Exit(code)
+
+    @app.command("train-aliases")
+    def train_aliases(
+        model_types: Annotated[str | None, typer.Option(help="Families (default: all)")] = None,
+        aliases: Annotated[str | None, typer.Option(help="Aliases (default: all four)")] = None,
+    ) -> None:
+        """Retrain what each alias points at, with its own hyperparameters, onto the same alias."""
+        from rps.cli.main import _settings
+        from rps.training.configs import ConfigError, load_config
+        from rps.training.scheduling import continue_aliases
+
+        settings = _settings()
+        try:
+            config_file = load_config(settings.TRAINING_CONFIG_PATH)
+            families = _families(model_types)
+        except ConfigError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        chosen_aliases = _aliases(aliases)
+        context = _context()
+        try:
+            dataset = context.load_dataset()
+            total = len(families or list(Family)) * len(chosen_aliases or list(Alias))
+            with _progress() as progress:
+                outcomes = continue_aliases(
+                    registry=context.registry,
+                    runner=context.runner(
+                        RichTrainingProgress(progress, total), assigned_by="rps train-aliases"
+                    ),
+                    dataset=dataset,
+                    config=config_file,
+                    families=families,
+                    aliases=chosen_aliases,
+                )
+            code = _report(context, outcomes)
+        finally:
+            context.close()
+        raise typer.Exit(code)
+
+    @app.command("train-scheduled")
+    def train_scheduled(
+        force: Annotated[bool, typer.Option(help="Train even without enough new data")] = False,
+    ) -> None:
+        """The CronJob entry point: train when there is enough new data, then (later) promote."""
+        from rps.cli.main import _settings
+        from rps.training.configs import ConfigError, load_config
+        from rps.training.scheduling import scheduled_training
+
+        settings = _settings()
+        try:
+            config_file = load_config(settings.TRAINING_CONFIG_PATH)
+        except ConfigError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        context = _context()
+        try:
+            with _progress() as progress:
+                result = scheduled_training(
+                    load_dataset=context.load_dataset,
+                    registry=context.registry,
+                    runner=context.runner(
+                        RichTrainingProgress(progress, 12), assigned_by="rps train-scheduled"
+                    ),
+                    lifecycle=context.lifecycle,
+                    config=config_file,
+                    min_total_rows=settings.MIN_TOTAL_ROWS,
+                    min_new_rows=settings.MIN_NEW_ROWS_FOR_TRAINING,
+                    force=force,
+                )
+            console.print(f"training session {result.training_run_id}: {result.reason}")
+            code = _report(context, result.outcomes) if result.outcomes else 0
+            if result.failed:
+                code = 1
+        finally:
+            context.close()
+        raise typer.Exit(code)

@@ -1,0 +1,147 @@
+"""Export to the serving format (SPEC §6.4) and the check that the export computes what the
+native model does.
+
+Every graph has one input ``features`` (float32 [N, 50]) and one output ``probabilities``
+(float32 [N, 3], rock, paper, scissors, rows summing to 1): scaling and softmax are inside, so
+serving needs onnxruntime and nothing else.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from rps.features.names import FEATURE_COUNT
+from rps.models.base import (
+    CLASS_COUNT,
+    ONNX_INPUT,
+    ONNX_MAX_ABS_DIFF,
+    ONNX_OUTPUT,
+    FloatMatrix,
+    ModelFamily,
+    checked_features,
+)
+
+if TYPE_CHECKING:
+    import xgboost as xgb
+
+    from rps.models.torch_training import ScaledNetwork
+
+_BATCH_AXIS = "N"
+_TORCH_OPSET = 17
+
+
+class OnnxMismatch(ValueError):
+    """The exported graph's probabilities differ from the native model's beyond tolerance."""
+
+
+def torch_to_onnx(network: ScaledNetwork) -> bytes:
+    """The network in inference mode (BatchNorm running statistics, no dropout) with its scaler
+    and a softmax, through the TorchScript exporter (``dynamo=False``: small, plain graphs)."""
+    import torch
+
+    from rps.models.torch_training import ProbabilityNetwork
+
+    serving = ProbabilityNetwork(network).eval()
+    with (
+        tempfile.TemporaryDirectory(prefix="rps-onnx-") as folder,
+        warnings.catch_warnings(),
+        torch.no_grad(),
+    ):
+        # the TorchScript exporter is deprecated in favour of the dynamo one, which adds a
+        # dependency (onnxscript) and larger graphs for no gain on a network this plain
+        warnings.simplefilter("ignore", category=DeprecationWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        torch.onnx.export(
+            serving,
+            (torch.zeros(2, network.scaler.mean.numel()),),
+            Path(folder) / "model.onnx",
+            input_names=[ONNX_INPUT],
+            output_names=[ONNX_OUTPUT],
+            dynamic_axes={ONNX_INPUT: {0: _BATCH_AXIS}, ONNX_OUTPUT: {0: _BATCH_AXIS}},
+            opset_version=_TORCH_OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+        model = onnx.load(Path(folder) / "model.onnx")
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
+def xgboost_to_onnx(booster: xgb.Booster) -> bytes:
+    """The booster as an ``ai.onnx.ml`` TreeEnsembleClassifier (softmax post-transform).
+
+    The converter also outputs the argmax label; only ``probabilities`` is kept as a graph
+    output (a plain float tensor, no ZipMap), so every family's graph has the same signature.
+    """
+    from onnxmltools import convert_xgboost
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    converted = convert_xgboost(
+        booster,
+        name="rps_xgboost",
+        initial_types=[(ONNX_INPUT, FloatTensorType([None, FEATURE_COUNT]))],
+    )
+    graph = converted.graph
+    outputs = [o for o in graph.output if o.name == ONNX_OUTPUT]
+    if len(outputs) != 1:
+        raise RuntimeError(
+            f"the XGBoost converter gave outputs {[o.name for o in graph.output]}, "
+            f"expected one named {ONNX_OUTPUT!r}"
+        )
+    del graph.output[:]
+    graph.output.append(
+        onnx.helper.make_tensor_value_info(
+            ONNX_OUTPUT, onnx.TensorProto.FLOAT, [_BATCH_AXIS, CLASS_COUNT]
+        )
+    )
+    del graph.input[:]
+    graph.input.append(
+        onnx.helper.make_tensor_value_info(
+            ONNX_INPUT, onnx.TensorProto.FLOAT, [_BATCH_AXIS, FEATURE_COUNT]
+        )
+    )
+    onnx.checker.check_model(converted)
+    return bytes(converted.SerializeToString())
+
+
+def onnx_session(onnx_bytes: bytes) -> ort.InferenceSession:
+    """An onnxruntime session on one thread, as serving runs it (SPEC §6.4)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_probabilities(onnx_bytes: bytes, features: FloatMatrix) -> FloatMatrix:
+    """Run the exported graph on ``features`` and return its ``probabilities`` output."""
+    session = onnx_session(onnx_bytes)
+    (probabilities,) = session.run([ONNX_OUTPUT], {ONNX_INPUT: checked_features(features)})
+    result: FloatMatrix = np.asarray(probabilities, dtype=np.float32)
+    return result
+
+
+def check_onnx(model: ModelFamily, onnx_bytes: bytes, features: FloatMatrix) -> float:
+    """The largest |ONNX − native| probability over the rows of ``features``;
+    :class:`OnnxMismatch` if it exceeds ``ONNX_MAX_ABS_DIFF`` or the graph's output has the wrong
+    shape."""
+    rows = checked_features(features)
+    exported = onnx_probabilities(onnx_bytes, rows)
+    native = model.predict_proba(rows)
+    if exported.shape != native.shape:
+        raise OnnxMismatch(f"ONNX output has shape {exported.shape}, native {native.shape}")
+    if not len(rows):
+        return 0.0
+    diff = float(np.max(np.abs(exported.astype(np.float64) - native.astype(np.float64))))
+    if not diff <= ONNX_MAX_ABS_DIFF:  # also catches NaN
+        raise OnnxMismatch(
+            f"ONNX probabilities differ from the native model's by {diff:.3g} "
+            f"(allowed {ONNX_MAX_ABS_DIFF:g})"
+        )
+    return diff

@@ -1,0 +1,1 @@
+"""The model registry (MLflow) and, later, the serving cache: adapters built by bootstrap."""

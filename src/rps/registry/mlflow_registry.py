@@ -1,0 +1,173 @@
+"""The MLflow adapter: runs, registered models and aliases (SPEC §5).
+
+Default store: ``sqlite:///$DATA_PATH/mlflow.db`` with artifacts in ``$DATA_PATH/mlartifacts``;
+any ``MLFLOW_TRACKING_URI`` (e.g. an ``mlflow server``) is honoured, with MLflow's own
+``MLFLOW_TRACKING_USERNAME/PASSWORD/TOKEN`` variables for authentication.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rps.domain.policy import Alias, Family
+from rps.registry.ports import AliasTarget, LoggedTraining
+
+log = logging.getLogger(__name__)
+
+MODEL_ARTIFACT = "model"
+CONFIG_ARTIFACT = "config.json"
+NATIVE_DIR = "native"
+REJECTED_TAG = "rejected"
+MODEL_URI_TAG = "logged_model_uri"
+
+
+class MlflowRegistry:
+    """Talks to one MLflow tracking server / store. MLflow is imported on first use, so
+    building this object costs nothing."""
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiment_name: str,
+        artifact_location: str | None,
+        registered_names: dict[Family, str],
+    ) -> None:
+        self._tracking_uri = tracking_uri
+        self._experiment_name = experiment_name
+        self._artifact_location = artifact_location
+        self._names = registered_names
+        self._client: Any = None
+        self._experiment_id: str | None = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import mlflow
+            from mlflow import MlflowClient
+
+            mlflow.set_tracking_uri(self._tracking_uri)
+            self._client = MlflowClient(tracking_uri=self._tracking_uri)
+        return self._client
+
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            client = self.client
+            found = client.get_experiment_by_name(self._experiment_name)
+            if found is not None:
+                self._experiment_id = str(found.experiment_id)
+            else:
+                self._experiment_id = str(
+                    client.create_experiment(
+                        self._experiment_name, artifact_location=self._artifact_location
+                    )
+                )
+        return self._experiment_id
+
+    def log_training(self, logged: LoggedTraining) -> str:
+        import mlflow
+        import onnx
+
+        client = self.client
+        experiment_id = self.experiment_id()
+        tags = {
+            "family": logged.family.value,
+            "registered_name": logged.registered_name,
+            "config_id": logged.config_id,
+            **logged.tags,
+        }
+        with mlflow.start_run(experiment_id=experiment_id, run_name=logged.config_id) as run:
+            run_id: str = run.info.run_id
+            mlflow.log_params({k: _param(v) for k, v in logged.params.items()})
+            mlflow.log_metrics(logged.metrics)
+            mlflow.set_tags(tags)
+            mlflow.log_dict(logged.config, CONFIG_ARTIFACT)
+            for name, value in logged.artifacts.items():
+                mlflow.log_dict(value, f"{name}.json")
+            with tempfile.TemporaryDirectory() as tmp:
+                native_path = Path(tmp) / logged.native_name
+                native_path.write_bytes(logged.native)
+                mlflow.log_artifact(str(native_path), NATIVE_DIR)
+            info = mlflow.onnx.log_model(
+                onnx.load_from_string(logged.onnx),
+                name=MODEL_ARTIFACT,
+                pip_requirements=["onnxruntime"],
+                metadata=logged.model_metadata,
+            )
+            # MLflow 3 keeps a logged model as its own entity: remember where, to register it.
+            client.set_tag(run_id, MODEL_URI_TAG, info.model_uri)
+        return run_id
+
+    def mark_rejected(self, run_id: str, reason: str) -> None:
+        self.client.set_tag(run_id, REJECTED_TAG, "true")
+        self.client.set_tag(run_id, "rejected_reason", reason)
+
+    def register(self, run_id: str, registered_name: str) -> str:
+        client = self.client
+        source = client.get_run(run_id).data.tags.get(MODEL_URI_TAG)
+        if not source:
+            raise ValueError(f"run {run_id} has no logged model to register")
+        try:
+            client.get_registered_model(registered_name)
+        except Exception:  # MLflow signals "not found" with an exception
+            client.create_registered_model(registered_name)
+        # A tracking server wants the logged model's id along with its models:/ URI.
+        model_id = source.removeprefix("models:/") if source.startswith("models:/m-") else None
+        version = client.create_model_version(
+            registered_name, source, run_id=run_id, model_id=model_id
+        )
+        return str(version.version)
+
+    def set_alias(self, registered_name: str, alias: Alias, version: str) -> None:
+        self.client.set_registered_model_alias(registered_name, alias.value, version)
+
+    def alias_target(self, family: Family, alias: Alias) -> AliasTarget | None:
+        name = self._names[family]
+        try:
+            version = self.client.get_model_version_by_alias(name, alias.value)
+        except Exception:  # not registered yet, or no such alias
+            return None
+        return AliasTarget(family, alias, name, str(version.version), str(version.run_id))
+
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        import mlflow
+
+        loaded: dict[str, Any] = mlflow.artifacts.load_dict(f"runs:/{run_id}/{CONFIG_ARTIFACT}")
+        return loaded
+
+    def native_model(self, run_id: str) -> bytes:
+        client = self.client
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(client.download_artifacts(run_id, NATIVE_DIR, tmp))
+            files = [p for p in path.iterdir() if p.is_file()]
+            if len(files) != 1:
+                raise FileNotFoundError(f"run {run_id} has no single native model in {NATIVE_DIR}/")
+            return files[0].read_bytes()
+
+    def registered_versions(self, registered_name: str) -> list[dict[str, Any]]:
+        """Every version with its aliases (for status tables and tests)."""
+        client = self.client
+        try:
+            model = client.get_registered_model(registered_name)
+        except Exception:
+            return []
+        aliases_by_version: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            aliases_by_version.setdefault(str(version), []).append(alias)
+        versions = client.search_model_versions(f"name = '{registered_name}'")
+        return [
+            {
+                "version": str(v.version),
+                "run_id": v.run_id,
+                "aliases": sorted(aliases_by_version.get(str(v.version), [])),
+            }
+            for v in versions
+        ]
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)
+    return text[:500]

@@ -1,0 +1,127 @@
+"""The training runner against an in-memory registry: gate, registration, alias moves."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from rps.domain.game import Game
+from rps.domain.personas import PersonaName, persona_move
+from rps.domain.policy import Alias, Family
+from rps.persistence.database import Database, migrate
+from rps.persistence.lifecycle_repository import LifecycleRepository
+from rps.registry.ports import AliasTarget, LoggedTraining
+from rps.training.configs import REGISTERED_NAMES, parse_config, plan
+from rps.training.dataset import dataset_from_games
+from rps.training.runner import TrainingRunner
+from tests.integration.training.conftest import tiny_config
+
+
+class MemoryRegistry:
+    """A registry that keeps everything in dictionaries."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, LoggedTraining] = {}
+        self.rejected: dict[str, str] = {}
+        self.versions: dict[str, list[str]] = {}
+        self.aliases: dict[tuple[str, Alias], str] = {}
+
+    def log_training(self, logged: LoggedTraining) -> str:
+        run_id = f"run{len(self.runs) + 1}"
+        self.runs[run_id] = logged
+        return run_id
+
+    def mark_rejected(self, run_id: str, reason: str) -> None:
+        self.rejected[run_id] = reason
+
+    def register(self, run_id: str, registered_name: str) -> str:
+        versions = self.versions.setdefault(registered_name, [])
+        versions.append(run_id)
+        return str(len(versions))
+
+    def set_alias(self, registered_name: str, alias: Alias, version: str) -> None:
+        self.aliases[(registered_name, alias)] = version
+
+    def alias_target(self, family: Family, alias: Alias) -> AliasTarget | None:
+        name = REGISTERED_NAMES[family]
+        version = self.aliases.get((name, alias))
+        if version is None:
+            return None
+        return AliasTarget(family, alias, name, version, self.versions[name][int(version) - 1])
+
+    def run_config(self, run_id: str) -> dict[str, Any]:
+        return self.runs[run_id].config
+
+    def native_model(self, run_id: str) -> bytes:
+        return self.runs[run_id].native
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    rng = random.Random(3)
+    games = []
+    for i in range(120):
+        user = [PersonaName.CAL, PersonaName.HAL][i % 2]
+        bot = list(PersonaName)[i % 8]
+        game = Game(f"runner-{i}")
+        while not game.finished:
+            game.play(
+                persona_move(user, game.view("user"), rng), persona_move(bot, game.view("bot"), rng)
+            )
+        games.append(game)
+    return dataset_from_games(games, ["persona"] * len(games))
+
+
+@pytest.fixture
+def lifecycle(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'rps.db'}")
+    migrate(db)
+    yield LifecycleRepository(db)
+    db.dispose()
+
+
+def test_accepted_models_are_registered_and_their_aliases_recorded(dataset, lifecycle):
+    registry = MemoryRegistry()
+    planned = plan(parse_config(tiny_config()), model_types=[Family.XGBOOST])
+    outcomes = TrainingRunner(registry, lifecycle).run(dataset, planned)
+    assert [o.error for o in outcomes] == [None] * 4
+    assert all(o.registered for o in outcomes)
+    assert {registry.aliases[("rps_bot_xgboost", a)] for a in Alias} == {"1", "2", "3", "4"}
+    moves = lifecycle.assignments(model_type="xgboost")
+    assert sorted(m.alias for m in moves) == sorted(a.value for a in Alias)
+    logged = next(iter(registry.runs.values()))
+    assert logged.metrics["test_accuracy"] > 0.6  # cal and hal are learnable
+    assert logged.model_metadata["feature_count"] == 50
+    assert logged.config["hyperparameters"]["n_estimators"] == 40
+
+
+def test_a_rejected_model_keeps_the_alias_on_its_previous_version(dataset, lifecycle):
+    registry = MemoryRegistry()
+    config = parse_config(tiny_config())
+    first = plan(config, config_ids=["mnl-balanced"])
+    TrainingRunner(registry, lifecycle).run(dataset, first)
+    assert registry.aliases[("rps_bot_mnlogit", Alias.PRODUCTION)] == "1"
+    strict = parse_config(tiny_config(acceptance={"min_test_accuracy": 0.999, "min_test_rows": 0}))
+    again = plan(strict, config_ids=["mnl-balanced"])
+    [outcome] = TrainingRunner(registry, lifecycle).run(dataset, again)
+    assert not outcome.accepted
+    assert not outcome.registered
+    assert outcome.run_id in registry.rejected
+    assert registry.aliases[("rps_bot_mnlogit", Alias.PRODUCTION)] == "1"
+    assert len(lifecycle.assignments(model_type="multinomial_logistic")) == 1
+
+
+def test_one_failing_model_does_not_stop_the_others(dataset, lifecycle):
+    class Flaky(MemoryRegistry):
+        def log_training(self, logged: LoggedTraining) -> str:
+            if logged.config_id == "ff-64-32":
+                raise RuntimeError("tracking server unavailable")
+            return super().log_training(logged)
+
+    registry = Flaky()
+    planned = plan(parse_config(tiny_config()), config_ids=["ff-64-32", "mnl-danger"])
+    outcomes = TrainingRunner(registry, lifecycle).run(dataset, planned)
+    assert "tracking server unavailable" in (outcomes[0].error or "")
+    assert outcomes[1].registered
