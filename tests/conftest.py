@@ -46,6 +46,7 @@ def container(settings: Settings) -> Iterator[Container]:
     migrate(migrate_db)
     migrate_db.dispose()
     built = build_container(settings, rng=random.Random(7), opening_rng=random.Random(11))
+    built.models.reload()  # no models exist: every family@alias is declared fallback
     yield built
     built.close()
 

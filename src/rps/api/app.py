@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,13 +14,33 @@ from fastapi.middleware.cors import CORSMiddleware
 from rps.api.errors import install_error_handlers
 from rps.api.middleware import HttpMetricsMiddleware
 from rps.api.responses import FastJSONResponse
-from rps.api.routers import game, health, misc
+from rps.api.routers import game, health, misc, models
 from rps.bootstrap import Container, build_container
 from rps.observability.logging import configure_logging
 from rps.observability.metrics import Metrics
+from rps.serving.model_manager import ModelManager
 from rps.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
+
+
+async def watch_models(manager: ModelManager, poll_seconds: float) -> None:
+    """Load the model set, then reload whenever the sources' generation changes."""
+    try:
+        await asyncio.to_thread(manager.reload)
+    except Exception:  # a broken source must not take the app down: stay on fallback
+        log.exception("initial model load failed; serving with fallbacks")
+    if poll_seconds <= 0:
+        return
+    while True:
+        await asyncio.sleep(poll_seconds)
+        try:
+            generation = await asyncio.to_thread(manager.source_generation)
+            if generation is not None and generation != manager.model_set.generation:
+                log.info("model cache generation %s: reloading", generation)
+                await asyncio.to_thread(manager.reload)
+        except Exception:
+            log.exception("model poll failed; keeping the current set")
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -33,10 +55,16 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         owned = container is None
         built = container or build_container(settings, metrics=metrics)
         app.state.container = built
-        log.info("rps app ready (database: %s)", built.database.dialect)
+        # Models load in the background: the app answers /healthz at once and /ready says 503
+        # until the set is loaded (or declared fallback).
+        watcher = asyncio.create_task(watch_models(built.models, settings.MODEL_POLL_SECONDS))
+        log.info("rps app started (database: %s)", built.database.dialect)
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             if owned:
                 app.state.container = None
                 built.close()
@@ -51,7 +79,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # A ready container is usable without the lifespan (ASGI test clients that skip it).
     app.state.container = container
     install_error_handlers(app)
-    for router in (game.router, health.router, misc.router):
+    for router in (game.router, health.router, misc.router, models.router):
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(

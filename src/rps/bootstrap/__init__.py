@@ -13,8 +13,8 @@ from rps.domain.policy import Family
 from rps.observability.metrics import Metrics
 from rps.persistence.database import Database, migrate
 from rps.persistence.game_repository import GameRepository
-from rps.services.bot import NoModels, Predictor
 from rps.services.gameplay import GameplayService
+from rps.serving.model_manager import ModelManager, ModelSource
 from rps.settings import Settings
 
 
@@ -24,7 +24,7 @@ class Container:
     database: Database
     games: GameRepository
     metrics: Metrics
-    predictor: Predictor
+    models: ModelManager
     gameplay: GameplayService
 
     def close(self) -> None:
@@ -47,21 +47,31 @@ def build_container(
     metrics: Metrics | None = None,
     rng: random.Random | None = None,
     opening_rng: random.Random | None = None,
+    model_sources: list[ModelSource] | None = None,
 ) -> Container:
+    """The web side's objects. ``model_sources`` replaces the cache → registry chain (tests)."""
     database = Database(settings.database_url)
     games = GameRepository(database)
     metrics = metrics or Metrics(settings.PROMETHEUS_MULTIPROC_DIR)
-    predictor: Predictor = NoModels()
+    sources = model_sources if model_sources is not None else default_model_sources(settings)
+    models = ModelManager(sources, metrics)
     gameplay = GameplayService(
         games,
-        predictor,
+        models,
         metrics,
         ab_split=ab_split(settings),
         ab_enabled=settings.ENABLE_AB_TESTING,
         rng=rng,
         opening_rng=opening_rng,
     )
-    return Container(settings, database, games, metrics, predictor, gameplay)
+    return Container(settings, database, games, metrics, models, gameplay)
+
+
+def default_model_sources(settings: Settings) -> list[ModelSource]:
+    """The serving cache first, then the registry (SPEC §6.1)."""
+    from rps.bootstrap.model_sources import CacheSource, RegistrySource
+
+    return [CacheSource.from_settings(settings), RegistrySource.from_settings(settings)]
 
 
 def migrate_database(settings: Settings) -> tuple[str | None, str | None]:

@@ -10,11 +10,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from rps.bootstrap.model_sources import build_registry
 from rps.persistence.database import Database, migrate
 from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.registry.mlflow_registry import MlflowRegistry
 from rps.settings import Settings
-from rps.training.configs import REGISTERED_NAMES
 from rps.training.dataset import Dataset, load_dataset
 from rps.training.runner import TrainingProgress, TrainingRunner
 
@@ -73,10 +73,5 @@ def build_training(settings: Settings, *, migrate_schema: bool = True) -> Traini
     if migrate_schema:
         migrate(database)
     settings.DATA_PATH.mkdir(parents=True, exist_ok=True)
-    registry = MlflowRegistry(
-        tracking_uri=settings.mlflow_tracking_uri,
-        experiment_name=settings.MLFLOW_EXPERIMENT_NAME,
-        artifact_location=settings.mlflow_artifact_location,
-        registered_names=REGISTERED_NAMES,
-    )
+    registry = build_registry(settings)
     return TrainingContext(settings, database, LifecycleRepository(database), registry)

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rps.bootstrap import build_container, migrate_database
+from rps.cli import cache as cache_commands
 from rps.cli import training as training_commands
 from rps.domain.personas import PersonaName, parse_persona
 from rps.services.gameplay import parse_policy
@@ -198,6 +199,7 @@ def simulate(
                 settings, rng=rng, opening_rng=random.Random(rng.getrandbits(64))
             )
             try:
+                container.models.reload()  # the bots play with whatever models exist
                 simulator = InProcessSimulator(container.gameplay, container.games, rng)
                 summary = simulator.run(plan, is_test=test, on_game=advance)
             finally:
@@ -206,6 +208,7 @@ def simulate(
 
 
 training_commands.register(app)
+cache_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

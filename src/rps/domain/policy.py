@@ -20,6 +20,14 @@ class Family(StrEnum):
     MULTINOMIAL_LOGISTIC = "multinomial_logistic"
 
 
+# The registry's name for each family's models (SPEC §5).
+REGISTERED_NAMES: dict[Family, str] = {
+    Family.FEEDFORWARD_NN: "rps_bot_feedforward",
+    Family.XGBOOST: "rps_bot_xgboost",
+    Family.MULTINOMIAL_LOGISTIC: "rps_bot_mnlogit",
+}
+
+
 class Alias(StrEnum):
     PRODUCTION = "Production"
     B = "B"

@@ -8,30 +8,58 @@ prometheus_client writes each process's values to files that ``render`` merges.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from rps.domain.move import MOVES, Outcome, Winner
-from rps.domain.policy import Family, Policy
+from rps.domain.policy import Alias, Family, Policy
 
 DIFFICULTY = "standard"
-FALLBACK_REASONS = ("no_model", "load_failed", "predict_failed", "feature_mismatch")
+FALLBACK_REASONS = (
+    "no_model",
+    "not_loaded",
+    "load_failed",
+    "predict_failed",
+    "feature_mismatch",
+    "source_unreachable",
+)
+RELOAD_RESULTS = ("success", "degraded", "failed")
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )  # fmt: skip
+
+
+class _ServedModel(Protocol):
+    @property
+    def family(self) -> Family: ...
+
+    @property
+    def alias(self) -> Alias: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def run_id(self) -> str: ...
 
 
 class Metrics:
     """The platform's series in one registry. Build one per process (the app factory does)."""
 
     def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        # Every series here is a counter/gauge/histogram a dashboard reads; the *_created
+        # companions would only double the exposition.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
         self._multiprocess_dir = multiprocess_dir
         r = self.registry
@@ -64,6 +92,22 @@ class Metrics:
             ("model", "reason"),
             registry=r,
         )
+        self.model_loaded_info = Gauge(
+            "rps_model_loaded_info",
+            "1 for the version each family@alias serves now; 0 for versions it served before",
+            ("model", "alias", "version", "run_id"),
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self.model_load_seconds = Histogram(
+            "rps_model_load_seconds",
+            "Time to load and validate a full model set",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+            registry=r,
+        )
+        self.model_reloads = Counter(
+            "rps_model_reloads_total", "Model set loads by result", ("result",), registry=r
+        )
         self.http_requests = Counter(
             "rps_http_requests_total",
             "HTTP requests by route template, method and status",
@@ -83,6 +127,9 @@ class Metrics:
         for family in Family:
             for reason in FALLBACK_REASONS:
                 self.model_fallbacks.labels(family.value, reason)
+        for result in RELOAD_RESULTS:
+            self.model_reloads.labels(result)
+        self._info_labels: dict[tuple[str, str], tuple[str, str, str, str]] = {}
 
     def _children(self, policy: str, model_type: str) -> tuple[dict[str, Counter], ...]:
         key = (policy, model_type)
@@ -118,6 +165,31 @@ class Metrics:
 
     def record_fallback(self, family: str, reason: str) -> None:
         self.model_fallbacks.labels(family, reason).inc()
+
+    # The model manager reports here (its ManagerMetrics port).
+
+    def model_loaded(self, model: _ServedModel) -> None:
+        key = (model.family.value, model.alias.value)
+        labels = (*key, str(model.version), model.run_id)
+        previous = self._info_labels.get(key)
+        if previous is not None and previous != labels:
+            self.model_loaded_info.labels(*previous).set(0)
+        self.model_loaded_info.labels(*labels).set(1)
+        self._info_labels[key] = labels
+
+    def model_unloaded(self, family: Family, alias: Alias) -> None:
+        previous = self._info_labels.pop((family.value, alias.value), None)
+        if previous is not None:
+            self.model_loaded_info.labels(*previous).set(0)
+
+    def load_seconds(self, seconds: float) -> None:
+        self.model_load_seconds.observe(seconds)
+
+    def reload_result(self, result: str) -> None:
+        self.model_reloads.labels(result).inc()
+
+    def fallback(self, family: str, reason: str) -> None:
+        self.record_fallback(family, reason)
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text for ``/metrics`` (merged over worker processes if several)."""

@@ -147,6 +147,44 @@ class MlflowRegistry:
                 raise FileNotFoundError(f"run {run_id} has no single native model in {NATIVE_DIR}/")
             return files[0].read_bytes()
 
+    def serving_model(self, run_id: str) -> tuple[bytes, dict[str, Any]]:
+        """The run's logged ONNX graph as one self-contained file, and the metadata logged with
+        it (feature names, feature version, ``onnx_sha256``, ...), for the serving cache.
+
+        ``mlflow.onnx`` stores tensors above 1 KiB in a separate ``<uuid>.data`` file beside
+        ``model.onnx``; loading with onnx pulls them back in. The bytes are checked against the
+        ``onnx_sha256`` the training run computed before the graph was logged.
+        """
+        import hashlib
+
+        import mlflow
+        import onnx
+        from mlflow.models import Model
+
+        source = self.client.get_run(run_id).data.tags.get(MODEL_URI_TAG)
+        if not source:
+            raise ValueError(f"run {run_id} has no logged model (tag {MODEL_URI_TAG})")
+        with tempfile.TemporaryDirectory(prefix="rps-serving-") as tmp:
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=source, dst_path=tmp, tracking_uri=self._tracking_uri
+                )
+            )
+            logged = Model.load(str(local / "MLmodel"))
+            metadata: dict[str, Any] = dict(logged.metadata or {})
+            graph_file = logged.flavors.get("onnx", {}).get("data", "model.onnx")
+            model = onnx.load(str(local / graph_file))
+        _inline_tensors(model)
+        data = bytes(model.SerializeToString())
+        expected = metadata.get("onnx_sha256")
+        actual = hashlib.sha256(data).hexdigest()
+        if expected and actual != expected:
+            raise ValueError(
+                f"run {run_id}: the logged ONNX graph has sha256 {actual}, "
+                f"the run recorded {expected}"
+            )
+        return data, metadata
+
     def registered_versions(self, registered_name: str) -> list[dict[str, Any]]:
         """Every version with its aliases (for status tables and tests)."""
         client = self.client
@@ -171,3 +209,38 @@ class MlflowRegistry:
 def _param(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value)
     return text[:500]
+
+
+def _inline_tensors(model: Any) -> None:
+    """Make a graph loaded from external data serialize as it did before it was saved.
+
+    Loading external data leaves ``data_location`` explicitly set to DEFAULT on the tensors that
+    had been moved out; an explicitly set proto2 field is serialized, so the bytes (and their
+    sha256) would differ from the original graph's although the model is the same.
+    """
+    import onnx
+
+    def graphs(graph: Any) -> Any:
+        yield graph
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    yield from graphs(attribute.g)
+                for sub in attribute.graphs:
+                    yield from graphs(sub)
+
+    for graph in graphs(model.graph):
+        tensors = list(graph.initializer)
+        for sparse in graph.sparse_initializer:
+            tensors.extend((sparse.values, sparse.indices))
+        for node in graph.node:
+            for attribute in node.attribute:
+                if attribute.HasField("t"):
+                    tensors.append(attribute.t)
+                tensors.extend(attribute.tensors)
+        for tensor in tensors:
+            if (
+                tensor.HasField("data_location")
+                and tensor.data_location == onnx.TensorProto.DEFAULT
+            ):
+                tensor.ClearField("data_location")

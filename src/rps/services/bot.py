@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import numpy as np
 
@@ -16,7 +15,6 @@ from rps.domain.openings import OPENING_ROUNDS
 from rps.domain.personas import PersonaName, persona_move
 from rps.domain.policy import (
     Alias,
-    Family,
     Policy,
     Probabilities,
     ProbabilitySource,
@@ -25,42 +23,7 @@ from rps.domain.policy import (
 )
 from rps.features.online import online_features
 from rps.persistence.records import RoundRecord
-
-
-@dataclass(frozen=True, slots=True)
-class ModelAnswer:
-    """A model's probabilities for the user's move, with the version that produced them."""
-
-    probabilities: Probabilities
-    version: str | None
-    run_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelUnavailable:
-    """Why no model could answer (the fallback reason reported everywhere)."""
-
-    reason: str
-
-
-class Predictor(Protocol):
-    """The port the bot asks for probabilities; the model manager implements it."""
-
-    def predict(
-        self, family: Family, alias: Alias, features: np.ndarray
-    ) -> ModelAnswer | ModelUnavailable: ...
-
-    def version_of(self, family: Family, alias: Alias) -> str | None: ...
-
-
-class NoModels:
-    """The predictor before any model exists: every family is on its fallback persona."""
-
-    def predict(self, family: Family, alias: Alias, features: np.ndarray) -> ModelUnavailable:
-        return ModelUnavailable("no_model")
-
-    def version_of(self, family: Family, alias: Alias) -> str | None:
-        return None
+from rps.serving.predictor import ModelUnavailable, Predictor
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,9 @@ from rps.observability.metrics import Metrics
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import utcnow
-from rps.services.bot import Decision, Predictor, bot_policy, decide, round_record
+from rps.services.bot import Decision, bot_policy, decide, round_record
 from rps.serving.assignment import assign_alias
+from rps.serving.predictor import Predictor
 
 log = logging.getLogger(__name__)
 

@@ -11,21 +11,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rps.domain.policy import Alias, Family
+from rps.domain.policy import REGISTERED_NAMES, Alias, Family
 from rps.models.base import Hyperparameters
 from rps.models.catalog import FAMILY_CLASSES
 
-REGISTERED_NAMES: dict[Family, str] = {
-    Family.FEEDFORWARD_NN: "rps_bot_feedforward",
-    Family.XGBOOST: "rps_bot_xgboost",
-    Family.MULTINOMIAL_LOGISTIC: "rps_bot_mnlogit",
-}
 FAMILY_BY_NAME = {name: family for family, name in REGISTERED_NAMES.items()}
 _FAMILY_ALIASES = {
     "feedforward": Family.FEEDFORWARD_NN,
     "mnlogit": Family.MULTINOMIAL_LOGISTIC,
     "logistic": Family.MULTINOMIAL_LOGISTIC,
 }
+
+
+__all__ = ["REGISTERED_NAMES", "ConfigError", "ConfigFile", "PlannedModel", "load_config", "plan"]
 
 
 class ConfigError(ValueError):

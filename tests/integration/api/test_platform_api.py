@@ -64,7 +64,7 @@ def test_admin_endpoints_need_the_bearer_token(client, admin_headers):
     assert client.get("/debug", headers={"Authorization": "Basic abc"}).status_code == 401
     response = client.get("/debug", headers=admin_headers)
     assert response.status_code == 200
-    assert response.json()["models"]["xgboost@Production"]["state"] == "fallback"
+    assert response.json()["models"]["xgboost@Production"]["fallback"] is True
 
 
 def test_admin_endpoints_are_403_when_no_token_is_configured(tmp_path):

@@ -20,7 +20,8 @@ from rps.domain.policy import (
 )
 from rps.features.names import FEATURE_COUNT
 from rps.features.online import online_features
-from rps.services.bot import ModelAnswer, ModelUnavailable, NoModels, decide
+from rps.services.bot import decide
+from rps.serving.predictor import ModelAnswer, ModelUnavailable, NoModels
 
 
 class FixedModel:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from rps.api.responses import FastJSONResponse
-from rps.domain.policy import Alias, Family
 
 router = APIRouter(tags=["health"])
 
@@ -23,10 +22,8 @@ async def ready(request: Request) -> FastJSONResponse:
         return FastJSONResponse({"ready": False, "detail": "starting up"}, status_code=503)
     if not container.database.ping():
         return FastJSONResponse({"ready": False, "detail": "database unreachable"}, status_code=503)
-    degraded = [
-        {"model": f"{family.value}@{alias.value}", "reason": "no_model"}
-        for family in Family
-        for alias in Alias
-        if container.predictor.version_of(family, alias) is None
-    ]
-    return FastJSONResponse({"ready": True, "degraded": degraded})
+    if not container.models.loaded_once:
+        return FastJSONResponse(
+            {"ready": False, "detail": "models are still loading"}, status_code=503
+        )
+    return FastJSONResponse({"ready": True, "degraded": container.models.degraded()})

@@ -7,13 +7,13 @@ import secrets
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from rps.api.deps import AdminDep, ContainerDep
 from rps.api.responses import FastJSONResponse
 from rps.domain.move import MOVES
-from rps.domain.policy import Alias, Family, Policy
+from rps.domain.policy import Policy
 from rps.features.names import FEATURE_COUNT, FEATURE_VERSION
 
 router = APIRouter(tags=["misc"])
@@ -58,22 +58,14 @@ async def metrics(container: ContainerDep) -> Response:
 
 
 @router.get("/debug", dependencies=[AdminDep], responses={401: {}, 403: {}})
-async def debug(request: Request, container: ContainerDep) -> FastJSONResponse:
+async def debug(container: ContainerDep) -> FastJSONResponse:
     """Model manager state [admin]."""
-    models = {
-        f"{family.value}@{alias.value}": {
-            "version": container.predictor.version_of(family, alias),
-            "state": "fallback"
-            if container.predictor.version_of(family, alias) is None
-            else "loaded",
-        }
-        for family in Family
-        for alias in Alias
-    }
+    manager = container.models
     return FastJSONResponse(
         {
-            "predictor": type(container.predictor).__name__,
-            "models": models,
+            "models": {row["model"]: row for row in manager.status()},
+            "loaded": manager.loaded_once,
+            "generation": manager.model_set.generation,
             "database": container.database.dialect,
             "pid": os.getpid(),
         }

@@ -1,0 +1,37 @@
+"""The model set of this process: status, and an admin-triggered reload."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+
+from rps.api.deps import AdminDep, ContainerDep
+
+router = APIRouter(tags=["models"])
+
+
+@router.get("/models/status")
+async def models_status(container: ContainerDep) -> dict[str, Any]:
+    """Every family@alias: version, run id, source, loaded_at, sha256, fallback state."""
+    manager = container.models
+    current = manager.model_set
+    return {
+        "loaded": manager.loaded_once,
+        "generation": current.generation,
+        "loaded_at": current.loaded_at.isoformat().replace("+00:00", "Z"),
+        "models": manager.status(),
+    }
+
+
+@router.post("/models/reload", dependencies=[AdminDep], responses={401: {}, 403: {}})
+async def models_reload(container: ContainerDep) -> dict[str, Any]:
+    """Load the current aliases from the cache (else the registry) and swap them in [admin]."""
+    new_set = await asyncio.to_thread(container.models.reload)
+    return {
+        "reloaded": True,
+        "generation": new_set.generation,
+        "degraded": container.models.degraded(),
+        "models": container.models.status(),
+    }

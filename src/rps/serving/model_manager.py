@@ -1,0 +1,336 @@
+"""The model manager (SPEC §6.1): the 12 family@alias models of this process, as ONNX Runtime
+sessions, loaded from the serving cache, else the registry, else declared fallback.
+
+A reload builds a complete new set off the request path and swaps it in with one reference
+assignment, so a request sees either the old set or the new one, never a mixture. A model that
+fails to load where it loaded before keeps serving its previous version (reported as stale).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from rps.domain.policy import Alias, Family
+from rps.features.names import FEATURE_COUNT, FEATURE_VERSION
+from rps.serving.predictor import ModelAnswer, ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME = "features"
+OUTPUT_NAME = "probabilities"
+
+
+@dataclass(frozen=True)
+class FetchedModel:
+    """A serving artifact and what is known about it."""
+
+    onnx: bytes
+    version: str
+    run_id: str
+    sha256: str
+    metadata: dict[str, Any]
+
+
+class ModelUnavailableError(Exception):
+    """A source has no usable model for family@alias; ``reason`` is the metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class ModelSource(Protocol):
+    """Where models come from: the serving cache or the registry."""
+
+    name: str
+
+    def fetch(self, family: Family, alias: Alias) -> FetchedModel: ...
+
+    def generation(self) -> int | None:
+        """A number that changes whenever the source's set changes (None if unknown)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    family: Family
+    alias: Alias
+    version: str
+    run_id: str
+    source: str
+    sha256: str
+    loaded_at: datetime
+    feature_version: str
+    session: Any = field(repr=False)
+    stale_reason: str | None = None
+
+    def predict(self, features: np.ndarray) -> tuple[float, float, float]:
+        row = np.asarray(features, dtype=np.float32).reshape(1, FEATURE_COUNT)
+        out = self.session.run([OUTPUT_NAME], {INPUT_NAME: row})[0][0]
+        return (float(out[0]), float(out[1]), float(out[2]))
+
+
+@dataclass(frozen=True)
+class Fallback:
+    family: Family
+    alias: Alias
+    reason: str
+    detail: str
+
+
+Slot = LoadedModel | Fallback
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    slots: dict[tuple[Family, Alias], Slot]
+    generation: int | None
+    loaded_at: datetime
+
+    def get(self, family: Family, alias: Alias) -> Slot:
+        return self.slots[(family, alias)]
+
+
+class ManagerMetrics(Protocol):
+    def model_loaded(self, model: LoadedModel) -> None: ...
+
+    def model_unloaded(self, family: Family, alias: Alias) -> None: ...
+
+    def load_seconds(self, seconds: float) -> None: ...
+
+    def reload_result(self, result: str) -> None: ...
+
+    def fallback(self, family: str, reason: str) -> None: ...
+
+
+def _session(onnx_bytes: bytes) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+
+
+def _validated(family: Family, alias: Alias, fetched: FetchedModel, source: str) -> LoadedModel:
+    """A session that answers like a serving model must, or ModelUnavailableError."""
+    feature_version = str(fetched.metadata.get("feature_version", ""))
+    if feature_version != FEATURE_VERSION:
+        raise ModelUnavailableError(
+            "feature_mismatch",
+            f"{family.value}@{alias.value} v{fetched.version} was trained on feature version "
+            f"{feature_version or 'unknown'}, this server computes {FEATURE_VERSION}",
+        )
+    try:
+        session = _session(fetched.onnx)
+    except Exception as exc:  # onnxruntime raises its own types for a corrupt graph
+        raise ModelUnavailableError("load_failed", f"not a loadable ONNX graph: {exc}") from exc
+    inputs = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    if INPUT_NAME not in inputs or OUTPUT_NAME not in outputs:
+        raise ModelUnavailableError(
+            "load_failed", f"graph has inputs {inputs} and outputs {outputs}"
+        )
+    model = LoadedModel(
+        family=family,
+        alias=alias,
+        version=fetched.version,
+        run_id=fetched.run_id,
+        source=source,
+        sha256=fetched.sha256,
+        loaded_at=datetime.now(UTC),
+        feature_version=feature_version,
+        session=session,
+    )
+    probs = model.predict(np.zeros(FEATURE_COUNT, dtype=np.float32))
+    if not np.isfinite(probs).all() or abs(sum(probs) - 1.0) > 1e-3:
+        raise ModelUnavailableError("load_failed", f"smoke prediction gave {probs}")
+    return model
+
+
+class ModelManager:
+    """Holds this process's model set and answers the bot's questions (the Predictor port)."""
+
+    def __init__(
+        self,
+        sources: Sequence[ModelSource],
+        metrics: ManagerMetrics | None = None,
+        *,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._sources = list(sources)
+        self._metrics = metrics
+        self._clock = clock
+        self._set = ModelSet(
+            {
+                (f, a): Fallback(f, a, "not_loaded", "models have not been loaded yet")
+                for f in Family
+                for a in Alias
+            },
+            None,
+            datetime.now(UTC),
+        )
+        self._reload_lock = threading.Lock()
+        self.loaded_once = False
+
+    # -- the Predictor port --------------------------------------------------------------------
+
+    def predict(
+        self, family: Family, alias: Alias, features: np.ndarray
+    ) -> ModelAnswer | ModelUnavailable:
+        slot = self._set.get(family, alias)
+        if isinstance(slot, Fallback):
+            return ModelUnavailable(slot.reason)
+        try:
+            probabilities = slot.predict(features)
+        except Exception:
+            log.exception("%s@%s v%s failed to predict", family.value, alias.value, slot.version)
+            return ModelUnavailable("predict_failed")
+        return ModelAnswer(probabilities, slot.version, slot.run_id)
+
+    def version_of(self, family: Family, alias: Alias) -> str | None:
+        slot = self._set.get(family, alias)
+        return None if isinstance(slot, Fallback) else slot.version
+
+    # -- loading -------------------------------------------------------------------------------
+
+    @property
+    def model_set(self) -> ModelSet:
+        return self._set
+
+    def source_generation(self) -> int | None:
+        for source in self._sources:
+            try:
+                generation = source.generation()
+            except Exception:  # an unreachable cache just means "unknown"
+                continue
+            if generation is not None:
+                return generation
+        return None
+
+    def _load_one(self, family: Family, alias: Alias) -> Slot:
+        problems: list[tuple[str, str]] = []
+        for source in self._sources:
+            try:
+                return _validated(family, alias, source.fetch(family, alias), source.name)
+            except ModelUnavailableError as exc:
+                problems.append((exc.reason, f"{source.name}: {exc}"))
+            except Exception as exc:  # a source that is down must not take the app down
+                problems.append(("source_unreachable", f"{source.name}: {exc}"))
+        if not problems:
+            return Fallback(family, alias, "no_model", "no model source is configured")
+        # Report the most telling reason: a broken model beats "nothing there".
+        order = ("feature_mismatch", "load_failed", "source_unreachable", "no_model")
+        reason = min((p[0] for p in problems), key=lambda r: order.index(r) if r in order else 0)
+        return Fallback(family, alias, reason, "; ".join(p[1] for p in problems))
+
+    def reload(self) -> ModelSet:
+        """Load a full new set and swap it in; a model that fails keeps its previous version."""
+        with self._reload_lock:
+            started = self._clock()
+            generation = self.source_generation()
+            previous = self._set
+            slots: dict[tuple[Family, Alias], Slot] = {}
+            for family in Family:
+                for alias in Alias:
+                    fresh = self._load_one(family, alias)
+                    old = previous.get(family, alias)
+                    if (
+                        isinstance(fresh, Fallback)
+                        and isinstance(old, LoadedModel)
+                        and (fresh.reason != "no_model")
+                    ):
+                        log.warning(
+                            "%s@%s: %s; keeping version %s",
+                            family.value, alias.value, fresh.detail, old.version,
+                        )  # fmt: skip
+                        slots[(family, alias)] = _stale(old, fresh.detail)
+                    else:
+                        slots[(family, alias)] = fresh
+            new_set = ModelSet(slots, generation, datetime.now(UTC))
+            self._set = new_set
+            self.loaded_once = True
+            self._report(previous, new_set, self._clock() - started)
+            return new_set
+
+    def _report(self, previous: ModelSet, new_set: ModelSet, seconds: float) -> None:
+        degraded = [s for s in new_set.slots.values() if isinstance(s, Fallback)]
+        stale = [s for s in new_set.slots.values() if isinstance(s, LoadedModel) and s.stale_reason]
+        result = "success" if not degraded and not stale else "degraded"
+        for fallback in degraded:
+            log.warning(
+                "%s@%s is on fallback (%s): %s",
+                fallback.family.value, fallback.alias.value, fallback.reason, fallback.detail,
+            )  # fmt: skip
+        if self._metrics is None:
+            return
+        self._metrics.load_seconds(seconds)
+        self._metrics.reload_result(result)
+        for key, slot in new_set.slots.items():
+            old = previous.slots.get(key)
+            if isinstance(old, LoadedModel) and (
+                not isinstance(slot, LoadedModel) or slot.run_id != old.run_id
+            ):
+                self._metrics.model_unloaded(*key)
+            if isinstance(slot, LoadedModel):
+                self._metrics.model_loaded(slot)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every family@alias: version, run id, source, loaded_at, sha256, fallback state."""
+        current = self._set
+        rows = []
+        for (family, alias), slot in current.slots.items():
+            row: dict[str, Any] = {
+                "model": f"{family.value}@{alias.value}",
+                "family": family.value,
+                "alias": alias.value,
+            }
+            if isinstance(slot, LoadedModel):
+                row.update(
+                    version=slot.version,
+                    run_id=slot.run_id,
+                    source=slot.source,
+                    loaded_at=slot.loaded_at.isoformat().replace("+00:00", "Z"),
+                    sha256=slot.sha256,
+                    feature_version=slot.feature_version,
+                    fallback=False,
+                    fallback_reason=None,
+                    stale_reason=slot.stale_reason,
+                )
+            else:
+                row.update(
+                    version=None,
+                    run_id=None,
+                    source="fallback",
+                    loaded_at=None,
+                    sha256=None,
+                    feature_version=None,
+                    fallback=True,
+                    fallback_reason=slot.reason,
+                    detail=slot.detail,
+                )
+            row["cache_generation"] = current.generation
+            rows.append(row)
+        return rows
+
+    def degraded(self) -> list[dict[str, str]]:
+        """family@alias on fallback (or serving a stale version), and why (for /ready)."""
+        out = []
+        for (family, alias), slot in self._set.slots.items():
+            if isinstance(slot, Fallback):
+                out.append({"model": f"{family.value}@{alias.value}", "reason": slot.reason})
+            elif slot.stale_reason:
+                out.append({"model": f"{family.value}@{alias.value}", "reason": "stale"})
+        return out
+
+
+def _stale(model: LoadedModel, reason: str) -> LoadedModel:
+    return replace(model, stale_reason=reason)

@@ -1,0 +1,195 @@
+"""The model manager: load order, validation, atomic reload, and surviving every fault."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+from rps.domain.policy import Alias, Family
+from rps.features.names import FEATURE_COUNT, FEATURE_VERSION
+from rps.serving.model_manager import (
+    FetchedModel,
+    LoadedModel,
+    ModelManager,
+    ModelUnavailableError,
+)
+from rps.serving.predictor import ModelAnswer, ModelUnavailable
+
+
+def constant_model(probabilities: tuple[float, float, float]) -> bytes:
+    """An ONNX graph features[N,50] → probabilities[N,3] that always answers ``probabilities``
+    (softmax of their logs over a zero-weight linear layer)."""
+    weights = helper.make_tensor("W", TensorProto.FLOAT, [FEATURE_COUNT, 3], [0.0] * 150)
+    bias = helper.make_tensor(
+        "B", TensorProto.FLOAT, [3], [float(np.log(p)) for p in probabilities]
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["features", "W", "B"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        ],
+        "constant",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", FEATURE_COUNT])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])],
+        [weights, bias],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def fetched(version: str, probabilities=(0.7, 0.2, 0.1), *, feature_version=FEATURE_VERSION):
+    payload = constant_model(probabilities)
+    return FetchedModel(
+        payload,
+        version,
+        f"run-{version}",
+        hashlib.sha256(payload).hexdigest(),
+        {"feature_version": feature_version},
+    )
+
+
+class DictSource:
+    """A source backed by a dict; values may be exceptions to raise."""
+
+    def __init__(self, name: str, models: dict | None = None, generation: int | None = 1):
+        self.name = name
+        self.models = models or {}
+        self._generation = generation
+        self.calls = 0
+
+    def fetch(self, family: Family, alias: Alias) -> FetchedModel:
+        self.calls += 1
+        value = self.models.get((family, alias))
+        if value is None:
+            raise ModelUnavailableError("no_model", "not here")
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    def generation(self) -> int | None:
+        return self._generation
+
+
+def full(version: str = "1", **kwargs) -> dict:
+    return {(f, a): fetched(version, **kwargs) for f in Family for a in Alias}
+
+
+FEATURES = np.zeros(FEATURE_COUNT, dtype=np.float32)
+
+
+def test_models_answer_with_their_probabilities_version_and_run():
+    manager = ModelManager([DictSource("cache", full("7"))])
+    manager.reload()
+    answer = manager.predict(Family.XGBOOST, Alias.B, FEATURES)
+    assert isinstance(answer, ModelAnswer)
+    assert answer.probabilities == pytest.approx((0.7, 0.2, 0.1), abs=1e-6)
+    assert answer.version == "7"
+    assert answer.run_id == "run-7"
+    assert manager.degraded() == []
+
+
+def test_before_loading_every_model_is_unavailable_as_not_loaded():
+    manager = ModelManager([DictSource("cache", full())])
+    assert manager.predict(Family.XGBOOST, Alias.PRODUCTION, FEATURES) == ModelUnavailable(
+        "not_loaded"
+    )
+    assert not manager.loaded_once
+
+
+def test_the_registry_answers_what_the_cache_lacks():
+    cache = DictSource("cache", {(Family.XGBOOST, Alias.PRODUCTION): fetched("5")})
+    registry = DictSource("registry", full("9"))
+    manager = ModelManager([cache, registry])
+    manager.reload()
+    status = {row["model"]: row for row in manager.status()}
+    assert status["xgboost@Production"]["source"] == "cache"
+    assert status["xgboost@Production"]["version"] == "5"
+    assert status["xgboost@B"]["source"] == "registry"
+    assert status["xgboost@B"]["version"] == "9"
+
+
+def test_a_missing_alias_is_declared_fallback_and_listed_as_degraded():
+    models = full()
+    del models[(Family.FEEDFORWARD_NN, Alias.SHADOW2)]
+    manager = ModelManager([DictSource("cache", models)])
+    manager.reload()
+    answer = manager.predict(Family.FEEDFORWARD_NN, Alias.SHADOW2, FEATURES)
+    assert answer == ModelUnavailable("no_model")
+    assert manager.degraded() == [{"model": "feedforward_nn@shadow2", "reason": "no_model"}]
+
+
+def test_a_corrupt_artifact_falls_back_to_the_next_source():
+    corrupt = FetchedModel(
+        b"not onnx at all", "3", "run-3", "x", {"feature_version": FEATURE_VERSION}
+    )
+    cache = DictSource("cache", {(Family.XGBOOST, Alias.PRODUCTION): corrupt})
+    registry = DictSource("registry", {(Family.XGBOOST, Alias.PRODUCTION): fetched("2")})
+    manager = ModelManager([cache, registry])
+    manager.reload()
+    row = next(r for r in manager.status() if r["model"] == "xgboost@Production")
+    assert row["source"] == "registry"
+    assert row["version"] == "2"
+
+
+def test_a_corrupt_artifact_with_no_other_source_is_a_load_failed_fallback():
+    corrupt = FetchedModel(b"\x00\x01", "3", "run-3", "x", {"feature_version": FEATURE_VERSION})
+    manager = ModelManager([DictSource("cache", {(Family.XGBOOST, Alias.B): corrupt})])
+    manager.reload()
+    assert manager.predict(Family.XGBOOST, Alias.B, FEATURES) == ModelUnavailable("load_failed")
+
+
+def test_a_model_built_for_other_features_is_refused():
+    manager = ModelManager([DictSource("cache", full(feature_version="0"))])
+    manager.reload()
+    assert manager.predict(Family.XGBOOST, Alias.B, FEATURES) == ModelUnavailable(
+        "feature_mismatch"
+    )
+
+
+def test_an_unreachable_source_does_not_take_the_manager_down():
+    down = DictSource("cache", {k: ConnectionError("no route to host") for k in full()})
+    manager = ModelManager([down])
+    manager.reload()
+    assert manager.predict(Family.MULTINOMIAL_LOGISTIC, Alias.PRODUCTION, FEATURES) == (
+        ModelUnavailable("source_unreachable")
+    )
+
+
+def test_a_failed_reload_keeps_serving_the_previous_versions_marked_stale():
+    source = DictSource("cache", full("1"))
+    manager = ModelManager([source])
+    manager.reload()
+    source.models = {k: ConnectionError("cache down") for k in full()}
+    manager.reload()
+    answer = manager.predict(Family.XGBOOST, Alias.PRODUCTION, FEATURES)
+    assert isinstance(answer, ModelAnswer)
+    assert answer.version == "1"
+    assert {d["reason"] for d in manager.degraded()} == {"stale"}
+
+
+def test_a_reload_swaps_the_whole_set_at_once():
+    source = DictSource("cache", full("1", probabilities=(0.8, 0.1, 0.1)))
+    manager = ModelManager([source])
+    manager.reload()
+    before = manager.model_set
+    source.models = full("2", probabilities=(0.1, 0.1, 0.8))
+    source._generation = 2
+    after = manager.reload()
+    assert before is not after
+    assert all(isinstance(s, LoadedModel) and s.version == "1" for s in before.slots.values())
+    assert all(isinstance(s, LoadedModel) and s.version == "2" for s in after.slots.values())
+    assert manager.model_set.generation == 2
+    answer = manager.predict(Family.FEEDFORWARD_NN, Alias.B, FEATURES)
+    assert isinstance(answer, ModelAnswer)
+    assert answer.probabilities[2] == pytest.approx(0.8, abs=1e-6)
+
+
+def test_a_model_that_raises_at_predict_time_is_reported_not_raised():
+    manager = ModelManager([DictSource("cache", full())])
+    manager.reload()
+    answer = manager.predict(Family.XGBOOST, Alias.B, np.zeros(7, dtype=np.float32))
+    assert answer == ModelUnavailable("predict_failed")
