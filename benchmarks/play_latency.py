@@ -813,7 +813,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--wrk-duration", type=int, default=10, help="seconds per wrk run")
     ap.add_argument("--wrk-games", type=int, default=2000, help="games pre-started for wrk")
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
+    ap.add_argument(
+        "--models",
+        action="store_true",
+        help="bootstrap the 12 models first (as `rps up` does) so /play rounds 4+ are model "
+        "rounds: 4 ONNX predictions, EV and the shadow rows in the round's transaction",
+    )
     return ap.parse_args(argv)
+
+
+def bootstrap_models(env: dict[str, str]) -> None:
+    """Persona games, the 12 bootstrap models, published to the cache: `rps up`'s first start."""
+    started = time.perf_counter()
+    script = (
+        "from rich.console import Console\n"
+        "from rps.cli.up import bootstrap_models\n"
+        "from rps.bootstrap import migrate_database\n"
+        "from rps.settings import get_settings\n"
+        "migrate_database(get_settings())\n"
+        "bootstrap_models(get_settings(), Console(stderr=True))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    console.print(f"bootstrapped 12 models in {time.perf_counter() - started:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -825,6 +851,8 @@ def main(argv: list[str] | None = None) -> int:
         database_url = args.database_url or f"sqlite:///{data / 'rps.db'}"
         env = {"DATA_PATH": str(data), "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
         log_path = Path(tmp) / "server.log"
+        if args.models:
+            bootstrap_models(env)
         server = ServerProcess(env, workers=1, log_path=log_path)
         console.print(f"starting rps serve on {server.url} (DATA_PATH {data}) …")
         try:

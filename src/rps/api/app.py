@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from rps.api.errors import install_error_handlers
 from rps.api.middleware import HttpMetricsMiddleware
 from rps.api.responses import FastJSONResponse
-from rps.api.routers import game, health, misc, models
+from rps.api.routers import game, health, misc, models, predictions
 from rps.bootstrap import Container, build_container
 from rps.observability.logging import configure_logging
 from rps.observability.metrics import Metrics
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     # A ready container is usable without the lifespan (ASGI test clients that skip it).
     app.state.container = container
     install_error_handlers(app)
-    for router in (game.router, health.router, misc.router, models.router):
+    for router in (game.router, health.router, misc.router, models.router, predictions.router):
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(

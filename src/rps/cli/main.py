@@ -17,6 +17,7 @@ from rich.table import Table
 
 from rps.bootstrap import build_container, migrate_database
 from rps.cli import cache as cache_commands
+from rps.cli import evaluate as evaluate_commands
 from rps.cli import training as training_commands
 from rps.domain.personas import PersonaName, parse_persona
 from rps.services.gameplay import parse_policy
@@ -110,17 +111,20 @@ def up(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    bootstrap: Annotated[
+        bool, typer.Option(help="On an empty registry, simulate games and train the models")
+    ] = True,
 ) -> None:
-    """Start the platform: migrate, make sure an admin token exists, then serve."""
+    """Start the platform: migrate, train the first models if there are none, then serve."""
+    from rps.cli.up import bootstrap_models
+
     settings = _settings()
     _before, after = migrate_database(settings)
     console.print(f"database: {settings.masked()['database_url']} (revision {after})")
     _, token_path = settings.ensure_admin_token()
     where = f"in {token_path}" if token_path else "from RPS_ADMIN_TOKEN"
-    console.print(
-        "models: none trained yet, the bots play their fallback personas "
-        "(brian→bob, forrest→cal, logan→dan)"
-    )
+    if bootstrap:
+        bootstrap_models(settings, console)
     console.print(f"[bold green]RPS MLOps on http://{host}:{port}[/] — admin token {where}")
     _serve(settings, host, port, workers, access_log=False)
 
@@ -209,6 +213,7 @@ def simulate(
 
 training_commands.register(app)
 cache_commands.register(app)
+evaluate_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

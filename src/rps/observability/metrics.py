@@ -92,6 +92,38 @@ class Metrics:
             ("model", "reason"),
             registry=r,
         )
+        alias_labels = ("model", "alias")
+        game_alias_labels = ("model", "alias", "difficulty")
+        self.alias_predictions = Counter(
+            "rps_model_predictions_by_alias_total",
+            "Predictions each alias made on ML rounds (shadows included)",
+            alias_labels,
+            registry=r,
+        )
+        self.alias_correct = Counter(
+            "rps_model_correct_predictions_by_alias_total",
+            "Predictions that named the user's actual move",
+            alias_labels,
+            registry=r,
+        )
+        self.alias_games = Counter(
+            "rps_model_games_by_alias_total",
+            "Finished games played by each alias (the game's A/B assignment)",
+            game_alias_labels,
+            registry=r,
+        )
+        self.alias_game_wins = Counter(
+            "rps_model_game_wins_by_alias_total",
+            "Finished games the bot won, by alias",
+            game_alias_labels,
+            registry=r,
+        )
+        self.alias_game_losses = Counter(
+            "rps_model_game_losses_by_alias_total",
+            "Finished games the bot lost, by alias",
+            game_alias_labels,
+            registry=r,
+        )
         self.model_loaded_info = Gauge(
             "rps_model_loaded_info",
             "1 for the version each family@alias serves now; 0 for versions it served before",
@@ -129,6 +161,12 @@ class Metrics:
                 self.model_fallbacks.labels(family.value, reason)
         for result in RELOAD_RESULTS:
             self.model_reloads.labels(result)
+        for family in Family:
+            for alias in Alias:
+                for counter in (self.alias_predictions, self.alias_correct):
+                    counter.labels(family.value, alias.value)
+                for counter in (self.alias_games, self.alias_game_wins, self.alias_game_losses):
+                    counter.labels(family.value, alias.value, DIFFICULTY)
         self._info_labels: dict[tuple[str, str], tuple[str, str, str, str]] = {}
 
     def _children(self, policy: str, model_type: str) -> tuple[dict[str, Counter], ...]:
@@ -162,6 +200,19 @@ class Metrics:
         games["played"].inc()
         if winner is not Winner.TIE:
             games[winner.value].inc()
+
+    def record_alias_prediction(self, family: str, alias: str, correct: bool) -> None:
+        self.alias_predictions.labels(family, alias).inc()
+        if correct:
+            self.alias_correct.labels(family, alias).inc()
+
+    def record_alias_game(self, family: str, alias: str, winner: Winner) -> None:
+        labels = (family, alias, DIFFICULTY)
+        self.alias_games.labels(*labels).inc()
+        if winner is Winner.BOT:
+            self.alias_game_wins.labels(*labels).inc()
+        elif winner is Winner.USER:
+            self.alias_game_losses.labels(*labels).inc()
 
     def record_fallback(self, family: str, reason: str) -> None:
         self.model_fallbacks.labels(family, reason).inc()

@@ -18,7 +18,7 @@ from rps.domain.move import Move, Outcome, Winner
 from rps.domain.round_values import RoundValues
 from rps.persistence.database import Database
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
-from rps.persistence.tables import games, rounds
+from rps.persistence.tables import alias_predictions, games, rounds
 
 _ROUND_COLUMNS = (
     rounds.c.step_no,
@@ -99,6 +99,24 @@ def round_row(game_id: str, record: RoundRecord) -> dict[str, Any]:
     }
 
 
+def alias_rows(game_id: str, record: RoundRecord, created_at: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "game_id": game_id,
+            "step_no": record.played.round_no,
+            "model_type": p.model_type,
+            "alias": p.alias,
+            "model_version": p.model_version,
+            "predicted_move": p.predicted_move.value,
+            "probabilities": json.dumps(p.probabilities),
+            "correct": p.correct,
+            "counterfactual_result": p.counterfactual_result,
+            "created_at": created_at,
+        }
+        for p in record.alias_predictions
+    ]
+
+
 def _game_from_row(row: Any) -> GameRecord:
     seq = tuple(Move(m) for m in row.opening_seq.split(",")) if row.opening_seq else ()
     return GameRecord(
@@ -167,6 +185,14 @@ _INSERT_ROUND_SQL = (
     f"INSERT INTO rounds ({', '.join(_ROUND_FIELDS)}) "
     f"VALUES ({', '.join(':' + f for f in _ROUND_FIELDS)})"
 )
+_ALIAS_FIELDS = (
+    "game_id", "step_no", "model_type", "alias", "model_version", "predicted_move",
+    "probabilities", "correct", "counterfactual_result", "created_at",
+)  # fmt: skip
+_INSERT_ALIAS_SQL = (
+    f"INSERT INTO alias_predictions ({', '.join(_ALIAS_FIELDS)}) "
+    f"VALUES ({', '.join(':' + f for f in _ALIAS_FIELDS)})"
+)
 _SELECT_GAME = select(games).where(games.c.id == bindparam("game_id"))
 _SELECT_ROUNDS = (
     select(*_ROUND_COLUMNS)
@@ -207,6 +233,7 @@ class GameRepository:
             paramstyle = "named"
         self._update_game_sql = _for_paramstyle(_UPDATE_GAME_SQL, paramstyle)
         self._insert_round_sql = _for_paramstyle(_INSERT_ROUND_SQL, paramstyle)
+        self._insert_alias_sql = _for_paramstyle(_INSERT_ALIAS_SQL, paramstyle)
         self._timestamp = _sqlite_timestamp if db.is_sqlite else (lambda value: value)
 
     def add_game(self, record: GameRecord) -> None:
@@ -280,6 +307,11 @@ class GameRepository:
                     self._live.pop(game.id, None)
                     return None
                 cursor.execute(self._insert_round_sql, row)
+                if record.alias_predictions:
+                    cursor.executemany(
+                        self._insert_alias_sql,
+                        alias_rows(game.id, record, self._timestamp(record.created_at)),
+                    )
         except dbapi.IntegrityError as exc:  # type: ignore[union-attr]
             self._live.pop(game.id, None)
             raise sa_exc.IntegrityError(self._insert_round_sql, row, exc) from exc
@@ -311,8 +343,13 @@ class GameRepository:
         """Store whole games (with all their rounds) in one transaction (simulation, import)."""
         game_rows = [game_row(g) for g, _ in played_games]
         round_rows = [round_row(g.id, r) for g, rs in played_games for r in rs]
+        prediction_rows = [
+            row for g, rs in played_games for r in rs for row in alias_rows(g.id, r, r.created_at)
+        ]
         with self._db.write() as conn:
             if game_rows:
                 conn.execute(insert(games), game_rows)
             if round_rows:
                 conn.execute(insert(rounds), round_rows)
+            if prediction_rows:
+                conn.execute(insert(alias_predictions), prediction_rows)

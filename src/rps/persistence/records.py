@@ -41,6 +41,19 @@ class GameRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class AliasPrediction:
+    """What one alias of the game's family predicted in a round, and how it would have fared."""
+
+    model_type: str
+    alias: str
+    model_version: str | None
+    predicted_move: Move
+    probabilities: tuple[float, float, float]
+    correct: bool
+    counterfactual_result: str  # win | lose | draw for the move this alias's EV would have played
+
+
+@dataclass(frozen=True, slots=True)
 class RoundRecord:
     """A played round plus how the bot decided it."""
 
@@ -52,3 +65,4 @@ class RoundRecord:
     model_run_id: str | None = None
     fallback_reason: str | None = None
     probabilities: tuple[float, float, float] | None = None
+    alias_predictions: tuple[AliasPrediction, ...] = ()

@@ -140,3 +140,23 @@ training_runs = Table(
     Column("error", Text),
     Index("ix_training_runs_status_started", "status", "started_at"),
 )
+
+
+# Every ML round, every alias of the game's family predicts on the same features (SPEC §6.2).
+alias_predictions = Table(
+    "alias_predictions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("game_id", String(64), ForeignKey("games.id", ondelete="CASCADE"), nullable=False),
+    Column("step_no", Integer, nullable=False),
+    Column("model_type", String(32), nullable=False),
+    Column("alias", String(16), nullable=False),
+    Column("model_version", String(32)),
+    Column("predicted_move", String(8), nullable=False),
+    Column("probabilities", Text, nullable=False),
+    Column("correct", Boolean, nullable=False),
+    Column("counterfactual_result", String(8), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_alias_predictions_game_step", "game_id", "step_no"),
+    Index("ix_alias_predictions_version", "model_type", "alias", "model_version"),
+)

@@ -10,7 +10,7 @@ import numpy as np
 
 from rps.domain.game import Game
 from rps.domain.history import PlayedRound
-from rps.domain.move import Move
+from rps.domain.move import MOVES, Move, outcome
 from rps.domain.openings import OPENING_ROUNDS
 from rps.domain.personas import PersonaName, persona_move
 from rps.domain.policy import (
@@ -22,8 +22,8 @@ from rps.domain.policy import (
     expected_values,
 )
 from rps.features.online import online_features
-from rps.persistence.records import RoundRecord
-from rps.serving.predictor import ModelUnavailable, Predictor
+from rps.persistence.records import AliasPrediction, RoundRecord
+from rps.serving.predictor import ModelAnswer, ModelUnavailable, Predictor
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +37,40 @@ class Decision:
     model_version: str | None = None
     model_run_id: str | None = None
     fallback_reason: str | None = None
+    # Every alias of the family on the same features (shadows never affect play).
+    alias_answers: tuple[tuple[Alias, ModelAnswer], ...] = ()
 
 
-def round_record(played: PlayedRound, decision: Decision, created_at: datetime) -> RoundRecord:
+def score_aliases(
+    decision: Decision, played: PlayedRound, family: str, bot_before: int, user_before: int
+) -> tuple[AliasPrediction, ...]:
+    """How each alias's prediction and EV move would have fared against the user's real move."""
+    scored = []
+    for alias, answer in decision.alias_answers:
+        probs = answer.probabilities
+        predicted = MOVES[max(range(3), key=lambda i: (probs[i], -i))]
+        evs = expected_values(probs, played.values, bot_before, user_before)
+        would_play = choose_ev_move(evs)
+        scored.append(
+            AliasPrediction(
+                model_type=family,
+                alias=alias.value,
+                model_version=answer.version,
+                predicted_move=predicted,
+                probabilities=probs,
+                correct=predicted is played.user_move,
+                counterfactual_result=outcome(would_play, played.user_move).value,
+            )
+        )
+    return tuple(scored)
+
+
+def round_record(
+    played: PlayedRound,
+    decision: Decision,
+    created_at: datetime,
+    alias_predictions: tuple[AliasPrediction, ...] = (),
+) -> RoundRecord:
     """The stored form of a round the bot decided with ``decision``."""
     return RoundRecord(
         played=played,
@@ -50,6 +81,7 @@ def round_record(played: PlayedRound, decision: Decision, created_at: datetime) 
         model_run_id=decision.model_run_id,
         fallback_reason=decision.fallback_reason,
         probabilities=decision.probabilities,
+        alias_predictions=alias_predictions,
     )
 
 
@@ -78,7 +110,9 @@ def decide(
     values = game.next_values()
     features = online_features(game.rounds, values)
     served_alias = alias or Alias.PRODUCTION
-    answer = predictor.predict(policy.family, served_alias, features)
+    answers = {a: predictor.predict(policy.family, a, features) for a in Alias}
+    alias_answers = tuple((a, x) for a, x in answers.items() if isinstance(x, ModelAnswer))
+    answer = answers[served_alias]
     if isinstance(answer, ModelUnavailable):
         move = persona_move(policy.fallback_persona, game.view("bot"), rng)
         return Decision(
@@ -87,6 +121,7 @@ def decide(
             features=features,
             model_alias=served_alias.value,
             fallback_reason=answer.reason,
+            alias_answers=alias_answers,
         )
     evs = expected_values(answer.probabilities, values, game.bot_score, game.user_score)
     return Decision(
@@ -98,4 +133,5 @@ def decide(
         model_alias=served_alias.value,
         model_version=answer.version,
         model_run_id=answer.run_id,
+        alias_answers=alias_answers,
     )

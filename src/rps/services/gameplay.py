@@ -25,7 +25,7 @@ from rps.observability.metrics import Metrics
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import utcnow
-from rps.services.bot import Decision, bot_policy, decide, round_record
+from rps.services.bot import Decision, bot_policy, decide, round_record, score_aliases
 from rps.serving.assignment import assign_alias
 from rps.serving.predictor import Predictor
 
@@ -244,10 +244,14 @@ class GameplayService:
         policy = bot_policy(record.policy)
         alias = Alias(record.bot_model_alias) if record.bot_model_alias else None
         decision = decide(game, policy, record.opening_seq, alias, self._predictor, self._rng)
+        bot_before, user_before = game.bot_score, game.user_score
         played = game.play(user_move, decision.move)
         winner = game.winner
         now = self._clock()
-        updated = self._repo.append_round(record, round_record(played, decision, now), winner)
+        scored = score_aliases(decision, played, record.model_type or "", bot_before, user_before)
+        updated = self._repo.append_round(
+            record, round_record(played, decision, now, scored), winner
+        )
         if updated is None:
             return None
         model_type = record.model_type or "persona"
@@ -258,8 +262,14 @@ class GameplayService:
             reason = decision.fallback_reason or "unknown"
             self._metrics.record_fallback(record.model_type, reason)
             self._fallback_warnings.warn(record.model_type, reason)
+        for prediction in scored:
+            self._metrics.record_alias_prediction(
+                prediction.model_type, prediction.alias, prediction.correct
+            )
         if winner is not None:
             self._metrics.record_game_end(record.policy, model_type, winner)
+            if record.model_type and record.bot_model_alias:
+                self._metrics.record_alias_game(record.model_type, record.bot_model_alias, winner)
         draws = sum(r.played.outcome is Outcome.DRAW for r in stored) + (
             played.outcome is Outcome.DRAW
         )

@@ -21,7 +21,7 @@ from rps.domain.policy import Alias
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import utcnow
-from rps.services.bot import bot_policy, decide, round_record
+from rps.services.bot import bot_policy, decide, round_record, score_aliases
 from rps.services.gameplay import GameplayService, StartGame, parse_policy
 
 _WRITE_BATCH_GAMES = 50
@@ -107,8 +107,12 @@ class InProcessSimulator:
         while not game.finished:
             user_move = persona_move(persona, game.view("user"), self._rng)
             decision = decide(game, bot, record.opening_seq, alias, predictor, self._rng)
+            bot_before, user_before = game.bot_score, game.user_score
             round_ = game.play(user_move, decision.move)
-            played.append(round_record(round_, decision, utcnow()))
+            scored = score_aliases(
+                decision, round_, record.model_type or "", bot_before, user_before
+            )
+            played.append(round_record(round_, decision, utcnow(), scored))
         finished = replace(
             record,
             user_score=game.user_score,

@@ -265,11 +265,16 @@ class ModelManager:
         degraded = [s for s in new_set.slots.values() if isinstance(s, Fallback)]
         stale = [s for s in new_set.slots.values() if isinstance(s, LoadedModel) and s.stale_reason]
         result = "success" if not degraded and not stale else "degraded"
-        for fallback in degraded:
+        if degraded:
+            reasons = sorted({f.reason for f in degraded})
             log.warning(
-                "%s@%s is on fallback (%s): %s",
-                fallback.family.value, fallback.alias.value, fallback.reason, fallback.detail,
-            )  # fmt: skip
+                "%d of %d models on fallback (%s): %s",
+                len(degraded),
+                len(new_set.slots),
+                ", ".join(reasons),
+                "; ".join(f"{f.family.value}@{f.alias.value}: {f.detail}" for f in degraded[:3])
+                + (" ..." if len(degraded) > 3 else ""),
+            )
         if self._metrics is None:
             return
         self._metrics.load_seconds(seconds)

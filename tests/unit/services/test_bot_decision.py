@@ -69,8 +69,8 @@ def test_from_round_four_the_assigned_alias_predicts_and_the_ev_move_is_played()
     decision = decide(game, Policy.FORREST, (), Alias.B, model, random.Random(1))
     assert decision.source is ProbabilitySource.MODEL
     assert decision.move is Move.PAPER  # beats the certain rock
-    family, alias, features = model.calls[0]
-    assert (family, alias) == (Family.XGBOOST, Alias.B)
+    assert {(c[0], c[1]) for c in model.calls} == {(Family.XGBOOST, a) for a in Alias}
+    features = next(c[2] for c in model.calls if c[1] is Alias.B)
     assert features.shape == (FEATURE_COUNT,)
     np.testing.assert_array_equal(features, online_features(game.rounds, game.next_values()))
     assert decision.model_version == "7"
@@ -80,6 +80,8 @@ def test_from_round_four_the_assigned_alias_predicts_and_the_ev_move_is_played()
         (1.0, 0.0, 0.0), game.next_values(), game.bot_score, game.user_score
     )
     assert decision.move is choose_ev_move(decision.expected_values)
+    # Every alias answered on the same features: the shadows of this round.
+    assert [a for a, _ in decision.alias_answers] == list(Alias)
 
 
 def test_no_model_falls_back_to_the_policys_persona_and_says_why():
