@@ -14,6 +14,7 @@ from rps.observability.metrics import Metrics
 from rps.persistence.database import Database, migrate
 from rps.persistence.game_repository import GameRepository
 from rps.services.gameplay import GameplayService
+from rps.serving.capture import inference_capture
 from rps.serving.model_manager import ModelManager, ModelSource
 from rps.settings import Settings
 
@@ -63,6 +64,9 @@ def build_container(
         ab_enabled=settings.ENABLE_AB_TESTING,
         rng=rng,
         opening_rng=opening_rng,
+        capture=inference_capture(
+            settings.RPS_CAPTURE_INFERENCE_DIR, settings.RPS_CAPTURE_INFERENCE_SAMPLE_RATE
+        ),
     )
     return Container(settings, database, games, metrics, models, gameplay)
 

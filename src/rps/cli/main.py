@@ -18,6 +18,7 @@ from rich.table import Table
 from rps.bootstrap import build_container, migrate_database
 from rps.cli import cache as cache_commands
 from rps.cli import evaluate as evaluate_commands
+from rps.cli import parity as parity_commands
 from rps.cli import training as training_commands
 from rps.domain.personas import PersonaName, parse_persona
 from rps.services.gameplay import parse_policy
@@ -214,6 +215,7 @@ def simulate(
 training_commands.register(app)
 cache_commands.register(app)
 evaluate_commands.register(app)
+parity_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

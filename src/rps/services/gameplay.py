@@ -27,6 +27,7 @@ from rps.persistence.records import GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import utcnow
 from rps.services.bot import Decision, bot_policy, decide, round_record, score_aliases
 from rps.serving.assignment import assign_alias
+from rps.serving.capture import Capture, NullCapture
 from rps.serving.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class GameplayService:
         rng: random.Random | None = None,
         opening_rng: random.Random | None = None,
         clock: Callable[[], datetime] = utcnow,
+        capture: Capture | None = None,
     ) -> None:
         self._repo = repository
         self._predictor = predictor
@@ -157,6 +159,7 @@ class GameplayService:
         self._opening_rng = opening_rng or random.SystemRandom()
         self._clock = clock
         self._fallback_warnings = FallbackWarnings()
+        self._capture = capture or NullCapture()
 
     @property
     def predictor(self) -> Predictor:
@@ -254,6 +257,18 @@ class GameplayService:
         )
         if updated is None:
             return None
+        if decision.source is ProbabilitySource.MODEL and record.model_type:
+            self._capture.record(
+                game_id=record.id,
+                round_no=played.round_no,
+                family=record.model_type,
+                alias=decision.model_alias or "",
+                version=decision.model_version,
+                run_id=decision.model_run_id,
+                features=decision.features,
+                probabilities=decision.probabilities,
+                move=decision.move,
+            )
         model_type = record.model_type or "persona"
         self._metrics.record_round(
             record.policy, model_type, decision.move.value, played.outcome.flipped()
