@@ -17,7 +17,7 @@ import random
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -30,8 +30,8 @@ from rps.domain.personas import PERSONAS, PersonaName, most_common
 from rps.domain.policy import Alias, Family, Policy, ProbabilitySource
 from rps.features.names import FEATURE_COUNT
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
-from rps.persistence.tables import utcnow
-from rps.services.bot import Decision, decide, round_record
+from rps.services.bot import Decision
+from rps.services.playout import finished, play_out
 from rps.serving.predictor import ModelUnavailable, Predictor
 
 Opponent = Callable[[PlayerView, random.Random], Move]
@@ -370,13 +370,17 @@ class Evaluator:
         play_opponent = OPPONENTS[opponent]
         policy = _POLICY_OF[family]
         game = Game(game_id)
-        played: list[RoundRecord] = []
-        while not game.finished:
-            user_move = play_opponent(game.view("user"), opponent_rng)
-            decision = decide(game, policy, opening_seq, alias, self._predictor, bot_rng)
-            round_ = game.play(user_move, decision.move)
-            cell.add_round(round_, decision)
-            played.append(round_record(round_, decision, utcnow()))
+        played = play_out(
+            game,
+            lambda view: play_opponent(view, opponent_rng),
+            policy=policy,
+            opening=opening_seq,
+            alias=alias,
+            predictor=self._predictor,
+            rng=bot_rng,
+            model_type=family.value,
+            on_round=cell.add_round,
+        )
         cell.add_game(game.winner)
         record = GameRecord(
             id=game_id,
@@ -393,15 +397,7 @@ class Evaluator:
             source=GameSource.SIMULATED,
             created_at=played[0].created_at,
         )
-        finished = replace(
-            record,
-            user_score=game.user_score,
-            bot_score=game.bot_score,
-            winner=game.winner,
-            finished_at=played[-1].created_at,
-            rounds_played=len(played),
-        )
-        return finished, played
+        return finished(record, game, played), played
 
     def run(
         self,

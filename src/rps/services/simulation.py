@@ -10,7 +10,7 @@ import itertools
 import random
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -20,9 +20,9 @@ from rps.domain.personas import PersonaName, persona_move
 from rps.domain.policy import Alias
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
-from rps.persistence.tables import utcnow
-from rps.services.bot import bot_policy, decide, round_record, score_aliases
+from rps.services.bot import bot_policy
 from rps.services.gameplay import GameplayService, StartGame, parse_policy
+from rps.services.playout import finished, play_out
 
 _WRITE_BATCH_GAMES = 50
 
@@ -100,28 +100,17 @@ class InProcessSimulator:
         )
         record = self._gameplay.new_game_record(command, game_id=_seeded_uuid(self._rng))
         game = Game(record.id)
-        bot = bot_policy(record.policy)
-        alias = Alias(record.bot_model_alias) if record.bot_model_alias else None
-        played: list[RoundRecord] = []
-        predictor = self._gameplay.predictor
-        while not game.finished:
-            user_move = persona_move(persona, game.view("user"), self._rng)
-            decision = decide(game, bot, record.opening_seq, alias, predictor, self._rng)
-            bot_before, user_before = game.bot_score, game.user_score
-            round_ = game.play(user_move, decision.move)
-            scored = score_aliases(
-                decision, round_, record.model_type or "", bot_before, user_before
-            )
-            played.append(round_record(round_, decision, utcnow(), scored))
-        finished = replace(
-            record,
-            user_score=game.user_score,
-            bot_score=game.bot_score,
-            winner=game.winner,
-            finished_at=played[-1].created_at,
-            rounds_played=len(played),
+        played = play_out(
+            game,
+            lambda view: persona_move(persona, view, self._rng),
+            policy=bot_policy(record.policy),
+            opening=record.opening_seq,
+            alias=Alias(record.bot_model_alias) if record.bot_model_alias else None,
+            predictor=self._gameplay.predictor,
+            rng=self._rng,
+            model_type=record.model_type,
         )
-        return finished, played
+        return finished(record, game, played), played
 
     def run(
         self,
