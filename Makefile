@@ -27,7 +27,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP_RUN): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[serve]'
+	$(BIN)/python -m pip install --quiet -e '.[serve,train]'
 	@touch $@
 
 $(STAMP_DEV): $(BIN)/python pyproject.toml
