@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import random
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from rps.domain.policy import Alias, Family, Policy, ProbabilitySource
 from rps.features.names import FEATURE_COUNT
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
 from rps.services.bot import Decision
-from rps.services.playout import finished, play_out
+from rps.services.playout import finished, play_out, seeded_game_id
 from rps.serving.predictor import ModelUnavailable, Predictor
 
 Opponent = Callable[[PlayerView, random.Random], Move]
@@ -362,7 +361,7 @@ class Evaluator:
     ) -> tuple[GameRecord, list[RoundRecord]]:
         """One game of ``opponent`` (user side) against family@alias; tallied into ``cell``."""
         rng = random.Random(f"{self._seed}:{family.value}:{alias.value}:{opponent}:{index}")
-        game_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        game_id = seeded_game_id(rng)
         opening = draw_opening(rng)
         opening_seq = opening.resolve(game_id)
         opponent_rng = random.Random(rng.getrandbits(64))

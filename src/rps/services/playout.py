@@ -4,6 +4,7 @@ for `rps evaluate` — producing exactly the records a served game would have.""
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -18,6 +19,11 @@ from rps.services.bot import Decision, decide, round_record, score_aliases
 from rps.serving.predictor import Predictor
 
 UserStrategy = Callable[[PlayerView], Move]
+
+
+def seeded_game_id(rng: random.Random) -> str:
+    """A UUID4-shaped game id drawn from ``rng``, so seeded runs store the same games."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def play_out(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
 from rps.services.bot import bot_policy
 from rps.services.gameplay import GameplayService, StartGame, parse_policy
-from rps.services.playout import finished, play_out
+from rps.services.playout import finished, play_out, seeded_game_id
 
 _WRITE_BATCH_GAMES = 50
 
@@ -74,10 +73,6 @@ def schedule(
     return list(itertools.islice(itertools.cycle(pairs), games))
 
 
-def _seeded_uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
 class InProcessSimulator:
     """Plays whole games in memory with the server's own decision code, then stores each game
     (game row and rounds) in one transaction per batch of games."""
@@ -98,7 +93,7 @@ class InProcessSimulator:
             is_test=is_test,
             source=GameSource.PERSONA,
         )
-        record = self._gameplay.new_game_record(command, game_id=_seeded_uuid(self._rng))
+        record = self._gameplay.new_game_record(command, game_id=seeded_game_id(self._rng))
         game = Game(record.id)
         played = play_out(
             game,
