@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
-SYSTEM_PACKAGES := postgresql
+SYSTEM_PACKAGES := postgresql chromium prometheus
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
 DATA_PATH ?= ./data

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,11 +44,17 @@ class Settings(BaseSettings):
     MIN_NEW_ROWS_FOR_TRAINING: int = Field(50, ge=0)
     MIN_TOTAL_ROWS: int = Field(300, ge=0)
     DISABLE_AUTO_PROMOTION: bool = False
-    PROMOTION_RULE: str = "winrate"
+    PROMOTION_RULE: Literal["winrate", "sequential"] = "winrate"
     PROMOTION_MIN_GAMES: int = Field(3, ge=1)
     PROMOTION_MIN_PREDICTIONS: int = Field(50, ge=1)
     PROMOTION_ALPHA: float = Field(0.05, gt=0.0, lt=1.0)
     MODEL_POLL_SECONDS: float = Field(30.0, ge=0.0)
+    # The background loop `rps up` runs (never one per web worker); 0 turns a job off.
+    SCHEDULER_ENABLED: bool = True
+    SCHEDULER_GAMEPLAY_SECONDS: float = Field(120.0, ge=0.0)
+    SCHEDULER_GAMEPLAY_GAMES: int = Field(12, ge=1)
+    SCHEDULER_PROMOTION_SECONDS: float = Field(600.0, ge=0.0)
+    SCHEDULER_TRAINING_SECONDS: float = Field(3600.0, ge=0.0)
     LEADERBOARD_MIN_GAMES: int = Field(5, ge=1)
     PUBLIC_PREDICT: bool = False
     ASSET_VERSION: str | None = None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,7 +16,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from rps.api.errors import install_error_handlers
 from rps.api.middleware import HttpMetricsMiddleware
 from rps.api.responses import FastJSONResponse
-from rps.api.routers import game, health, misc, models, predictions
+from rps.api.routers import analytics, game, health, misc, models, predictions, promotion
+from rps.api.routers.pages import install_pages
 from rps.bootstrap import Container, build_container
 from rps.observability.logging import configure_logging
 from rps.observability.metrics import Metrics
@@ -41,6 +44,15 @@ async def watch_models(manager: ModelManager, poll_seconds: float) -> None:
                 await asyncio.to_thread(manager.reload)
         except Exception:
             log.exception("model poll failed; keeping the current set")
+
+
+# Newer FastAPI releases wrap every request in an OpenTelemetry check (~30 µs each here). The
+# platform exports Prometheus metrics; OpenTelemetry is off unless the app is built otherwise.
+_NO_NATIVE_TELEMETRY: dict[str, Any] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -70,17 +82,30 @@ def create_app(settings: Settings | None = None, container: Container | None = N
                 built.close()
 
     app = FastAPI(
+        **_NO_NATIVE_TELEMETRY,
         title="RPS MLOps",
         version="0.1.0",
         description="Value-weighted Rock-Paper-Scissors against machine-learned bots.",
         lifespan=lifespan,
         default_response_class=FastJSONResponse,
+        # /docs is served by the pages router from local assets (it must work offline).
+        docs_url=None,
+        redoc_url=None,
     )
     # A ready container is usable without the lifespan (ASGI test clients that skip it).
     app.state.container = container
     install_error_handlers(app)
-    for router in (game.router, health.router, misc.router, models.router, predictions.router):
+    for router in (
+        game.router,
+        health.router,
+        misc.router,
+        models.router,
+        predictions.router,
+        analytics.router,
+        promotion.router,
+    ):
         app.include_router(router)
+    install_pages(app, settings)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

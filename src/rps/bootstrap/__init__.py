@@ -7,13 +7,16 @@ their own settings (a temp DATA_PATH, a PostgreSQL URL) or pass fakes to the ser
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rps.domain.policy import Family
 from rps.observability.metrics import Metrics
 from rps.persistence.database import Database, migrate
 from rps.persistence.game_repository import GameRepository
+from rps.persistence.lifecycle_repository import LifecycleRepository
+from rps.persistence.promotion_repository import PromotionRepository
 from rps.services.gameplay import GameplayService
+from rps.services.lifecycle_metrics import lifecycle_snapshot
 from rps.serving.capture import inference_capture
 from rps.serving.model_manager import ModelManager, ModelSource
 from rps.settings import Settings
@@ -27,6 +30,12 @@ class Container:
     metrics: Metrics
     models: ModelManager
     gameplay: GameplayService
+    promotions: PromotionRepository = field(init=False)
+    lifecycle: LifecycleRepository = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.promotions = PromotionRepository(self.database)
+        self.lifecycle = LifecycleRepository(self.database)
 
     def close(self) -> None:
         self.database.dispose()
@@ -68,7 +77,11 @@ def build_container(
             settings.RPS_CAPTURE_INFERENCE_DIR, settings.RPS_CAPTURE_INFERENCE_SAMPLE_RATE
         ),
     )
-    return Container(settings, database, games, metrics, models, gameplay)
+    container = Container(settings, database, games, metrics, models, gameplay)
+    metrics.set_lifecycle_source(
+        lambda: lifecycle_snapshot(container.promotions, container.lifecycle)
+    )
+    return container
 
 
 def default_model_sources(settings: Settings) -> list[ModelSource]:

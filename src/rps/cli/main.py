@@ -18,7 +18,9 @@ from rich.table import Table
 from rps.bootstrap import build_container, migrate_database
 from rps.cli import cache as cache_commands
 from rps.cli import evaluate as evaluate_commands
+from rps.cli import legacy as legacy_commands
 from rps.cli import parity as parity_commands
+from rps.cli import promotion as promotion_commands
 from rps.cli import training as training_commands
 from rps.domain.personas import PersonaName, parse_persona
 from rps.services.gameplay import parse_policy
@@ -115,8 +117,16 @@ def up(
     bootstrap: Annotated[
         bool, typer.Option(help="On an empty registry, simulate games and train the models")
     ] = True,
+    scheduler: Annotated[
+        bool,
+        typer.Option(
+            help="Run persona gameplay, scheduled training and promotion in the background "
+            "(intervals: SCHEDULER_* settings)"
+        ),
+    ] = True,
 ) -> None:
     """Start the platform: migrate, train the first models if there are none, then serve."""
+    from rps.cli.scheduler import build_scheduler, describe
     from rps.cli.up import bootstrap_models
 
     settings = _settings()
@@ -126,8 +136,17 @@ def up(
     where = f"in {token_path}" if token_path else "from RPS_ADMIN_TOKEN"
     if bootstrap:
         bootstrap_models(settings, console)
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    background = build_scheduler(settings, f"http://{local}:{port}") if scheduler else None
+    console.print(describe(background))
     console.print(f"[bold green]RPS MLOps on http://{host}:{port}[/] — admin token {where}")
-    _serve(settings, host, port, workers, access_log=False)
+    if background is not None:
+        background.start()
+    try:
+        _serve(settings, host, port, workers, access_log=False)
+    finally:
+        if background is not None:
+            background.stop()
 
 
 def _print_summary(summary: SimulationSummary, elapsed_s: float) -> None:
@@ -216,6 +235,8 @@ training_commands.register(app)
 cache_commands.register(app)
 evaluate_commands.register(app)
 parity_commands.register(app)
+legacy_commands.register(app)
+promotion_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

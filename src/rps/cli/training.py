@@ -303,7 +303,8 @@ def register(app: typer.Typer) -> None:
     def train_scheduled(
         force: Annotated[bool, typer.Option(help="Train even without enough new data")] = False,
     ) -> None:
-        """The CronJob entry point: train when there is enough new data, then (later) promote."""
+        """The CronJob entry point: train when there is enough new data, then promote
+        (unless DISABLE_AUTO_PROMOTION or the training session failed)."""
         from rps.cli.main import _settings
         from rps.training.configs import ConfigError, load_config
         from rps.training.scheduling import scheduled_training
@@ -335,4 +336,14 @@ def register(app: typer.Typer) -> None:
                 code = 1
         finally:
             context.close()
+        if result.failed:
+            console.print("[yellow]training failed: promotion skipped[/yellow]")
+        elif settings.DISABLE_AUTO_PROMOTION:
+            console.print("DISABLE_AUTO_PROMOTION is set: promotion skipped")
+        else:
+            from rps.cli.promotion import one_line, outcomes_table, run_promotion
+
+            outcomes = run_promotion(settings, None, dry_run=False, source="rps train-scheduled")
+            out.print(outcomes_table(outcomes, dry_run=False))
+            console.print(one_line(outcomes, dry_run=False))
         raise typer.Exit(code)

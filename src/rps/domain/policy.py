@@ -84,6 +84,39 @@ def _draw_ending_sign(bot_tenths: int, user_tenths: int) -> int:
     return 0
 
 
+# Per bot move: (position of the move it beats, gain, position of its beater, loss, draw term).
+EvTerms = tuple[tuple[int, float, int, float, float], ...]
+
+
+def ev_terms(values: RoundValues, bot_tenths: int, user_tenths: int) -> EvTerms:
+    """The parts of the EV rule that depend on the round, not on the probabilities.
+
+    One round scores up to four aliases: compute these once and apply each alias's
+    probabilities with ``apply_ev_terms``.
+    """
+    lead = 0.5 * (bot_tenths - user_tenths) / 100
+    draw = lead + _WIN_BONUS * _draw_ending_sign(bot_tenths, user_tenths)
+    terms = []
+    for m in MOVES:
+        v_m = values.tenths(m)
+        threat = beater(m)
+        v_threat = values.tenths(threat)
+        gain = (v_m / 10) + (_WIN_BONUS if bot_tenths + v_m >= TARGET_TENTHS else 0.0)
+        loss = (v_threat / 10) + (_WIN_BONUS if user_tenths + v_threat >= TARGET_TENTHS else 0.0)
+        terms.append((prey(m).position, gain, threat.position, loss, draw))
+    return tuple(terms)
+
+
+def apply_ev_terms(terms: EvTerms, probs: Probabilities) -> tuple[float, float, float]:
+    """EV of each bot move for one set of probabilities (see ``expected_values``)."""
+    (a, ga, b, la, da), (c, gc, d, lc, dc), (e, ge, f, le, de) = terms
+    return (
+        probs[a] * ga - probs[b] * la + probs[0] * da,
+        probs[c] * gc - probs[d] * lc + probs[1] * dc,
+        probs[e] * ge - probs[f] * le + probs[2] * de,
+    )
+
+
 def expected_values(
     probs: Probabilities, values: RoundValues, bot_tenths: int, user_tenths: int
 ) -> tuple[float, float, float]:
@@ -92,22 +125,7 @@ def expected_values(
     Winning with a move that reaches the target is worth 10 extra; losing to one costs 10 extra;
     a draw is worth half the score lead plus 10·D when the draw itself ends the game.
     """
-    lead = 0.5 * (bot_tenths - user_tenths) / 100
-    d = _draw_ending_sign(bot_tenths, user_tenths)
-    evs = []
-    for m in MOVES:
-        v_m = values.tenths(m)
-        threat = beater(m)
-        v_threat = values.tenths(threat)
-        gain = (v_m / 10) + (_WIN_BONUS if bot_tenths + v_m >= TARGET_TENTHS else 0.0)
-        loss = (v_threat / 10) + (_WIN_BONUS if user_tenths + v_threat >= TARGET_TENTHS else 0.0)
-        draw = lead + _WIN_BONUS * d
-        evs.append(
-            probs[prey(m).position] * gain
-            - probs[threat.position] * loss
-            + probs[m.position] * draw
-        )
-    return (evs[0], evs[1], evs[2])
+    return apply_ev_terms(ev_terms(values, bot_tenths, user_tenths), probs)
 
 
 # EVs are float sums of tenths; values equal by the formula can differ by rounding noise.

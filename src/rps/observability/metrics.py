@@ -7,6 +7,11 @@ prometheus_client writes each process's values to files that ``render`` merges.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +23,12 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -34,6 +45,18 @@ FALLBACK_REASONS = (
     "source_unreachable",
 )
 RELOAD_RESULTS = ("success", "degraded", "failed")
+PROMOTION_DECISIONS = (
+    "swap_production_b",
+    "retain_production",
+    "insufficient_data",
+    "alias_reorder",
+    "alias_set",
+)
+TRAINING_STATUSES = ("succeeded", "failed", "skipped")
+TRAINING_MODEL_TYPES = (*(f.value for f in Family), "all")  # "all": whole training sessions
+TRAINING_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+LIFECYCLE_TTL_S = 5.0
+log = logging.getLogger(__name__)
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 )  # fmt: skip
@@ -51,6 +74,131 @@ class _ServedModel(Protocol):
 
     @property
     def run_id(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class LifecycleSnapshot:
+    """Promotion and training figures read from the database (the ledger, training runs).
+
+    Promotions and training run in other processes (CLIs, CronJobs, the scheduler), so the app
+    derives these series from what they wrote rather than counting them itself: every worker
+    and replica reports the same values, and a restart loses nothing.
+    """
+
+    promotion_z: dict[str, float] = field(default_factory=dict)  # family → z
+    promotion_p: dict[str, float] = field(default_factory=dict)
+    promotion_events: dict[tuple[str, str], int] = field(default_factory=dict)  # (family, decision)
+    alias_reorders: dict[str, int] = field(default_factory=dict)
+    alias_rank: dict[tuple[str, str], int] = field(default_factory=dict)  # (family, alias)
+    games_since_swap: dict[tuple[str, str], int] = field(default_factory=dict)
+    training_completed: dict[tuple[str, str], int] = field(default_factory=dict)  # (type, status)
+    training_durations: tuple[float, ...] = ()
+
+
+class LifecycleCollector:
+    """Yields the promotion and training series from a snapshot, re-read at most every
+    ``ttl`` seconds; every label combination a dashboard reads is present (0 when unknown)."""
+
+    def __init__(
+        self,
+        source: Callable[[], LifecycleSnapshot],
+        ttl: float = LIFECYCLE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._snapshot = LifecycleSnapshot()
+        self._read_at: float | None = None
+        self.failures = 0
+
+    def snapshot(self) -> LifecycleSnapshot:
+        with self._lock:
+            now = self._clock()
+            if self._read_at is None or now - self._read_at >= self._ttl:
+                try:
+                    self._snapshot = self._source()
+                except Exception:  # a database hiccup must not break /metrics
+                    self.failures += 1
+                    log.warning("lifecycle metrics: reading the database failed", exc_info=True)
+                self._read_at = now
+            return self._snapshot
+
+    def refresh(self) -> None:
+        """Read the database again on the next scrape (after a promotion or reload)."""
+        with self._lock:
+            self._read_at = None
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())  # values come from the database: nothing to check at registration
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot()
+        families = [f.value for f in Family]
+        aliases = [a.value for a in Alias]
+        z = GaugeMetricFamily(
+            "rps_model_promotion_z_statistic",
+            "Pooled two-proportion z of B vs Production at the family's latest promotion",
+            labels=["model"],
+        )
+        p = GaugeMetricFamily(
+            "rps_model_promotion_p_value",
+            "One-sided p-value that B beats Production at the family's latest promotion",
+            labels=["model"],
+        )
+        for f in families:
+            z.add_metric([f], snap.promotion_z.get(f, 0.0))
+            p.add_metric([f], snap.promotion_p.get(f, 1.0))
+        events = CounterMetricFamily(
+            "rps_model_promotion_events",
+            "Promotion ledger rows by family and decision",
+            labels=["model", "decision"],
+        )
+        for f in families:
+            for d in PROMOTION_DECISIONS:
+                events.add_metric([f, d], snap.promotion_events.get((f, d), 0))
+        reorders = CounterMetricFamily(
+            "rps_model_alias_reorders",
+            "Promotions that re-ordered the challenger aliases",
+            labels=["model"],
+        )
+        for f in families:
+            reorders.add_metric([f], snap.alias_reorders.get(f, 0))
+        rank = GaugeMetricFamily(
+            "rps_model_alias_rank",
+            "Accuracy rank (1 = best) of the version each alias holds, at the latest promotion",
+            labels=["model", "alias"],
+        )
+        since = GaugeMetricFamily(
+            "rps_model_games_since_production_swap",
+            "Finished games per alias since the family's last Production swap",
+            labels=["model", "alias"],
+        )
+        for f in families:
+            for a in aliases:
+                rank.add_metric([f, a], snap.alias_rank.get((f, a), 0))
+                since.add_metric([f, a], snap.games_since_swap.get((f, a), 0))
+        completed = CounterMetricFamily(
+            "rps_training_completed",
+            "Trained models by family and result; model_type=all counts training sessions",
+            labels=["model_type", "status"],
+        )
+        for t in TRAINING_MODEL_TYPES:
+            for st in TRAINING_STATUSES:
+                completed.add_metric([t, st], snap.training_completed.get((t, st), 0))
+        durations = sorted(snap.training_durations)
+        buckets = [
+            (str(bound), float(sum(d <= bound for d in durations))) for bound in TRAINING_BUCKETS
+        ]
+        buckets.append(("+Inf", float(len(durations))))
+        duration = HistogramMetricFamily(
+            "rps_training_duration_seconds",
+            "Durations of finished training sessions",
+            buckets=buckets,
+            sum_value=float(sum(durations)),
+        )
+        yield from (z, p, events, reorders, rank, since, completed, duration)
 
 
 class Metrics:
@@ -168,6 +316,8 @@ class Metrics:
                 for counter in (self.alias_games, self.alias_game_wins, self.alias_game_losses):
                     counter.labels(family.value, alias.value, DIFFICULTY)
         self._info_labels: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+        self.lifecycle: LifecycleCollector | None = None
+        self._alias_children: dict[tuple[str, str], tuple[Counter, Counter]] = {}
 
     def _children(self, policy: str, model_type: str) -> tuple[dict[str, Counter], ...]:
         key = (policy, model_type)
@@ -202,9 +352,14 @@ class Metrics:
             games[winner.value].inc()
 
     def record_alias_prediction(self, family: str, alias: str, correct: bool) -> None:
-        self.alias_predictions.labels(family, alias).inc()
+        key = (family, alias)
+        children = self._alias_children.get(key)
+        if children is None:
+            children = (self.alias_predictions.labels(*key), self.alias_correct.labels(*key))
+            self._alias_children[key] = children
+        children[0].inc()
         if correct:
-            self.alias_correct.labels(family, alias).inc()
+            children[1].inc()
 
     def record_alias_game(self, family: str, alias: str, winner: Winner) -> None:
         labels = (family, alias, DIFFICULTY)
@@ -242,10 +397,23 @@ class Metrics:
     def fallback(self, family: str, reason: str) -> None:
         self.record_fallback(family, reason)
 
+    def set_lifecycle_source(
+        self, source: Callable[[], LifecycleSnapshot], ttl: float = LIFECYCLE_TTL_S
+    ) -> LifecycleCollector:
+        """Export the promotion and training series from ``source`` (the database)."""
+        if self.lifecycle is not None:
+            self.registry.unregister(self.lifecycle)
+        self.lifecycle = LifecycleCollector(source, ttl)
+        self.registry.register(self.lifecycle)
+        return self.lifecycle
+
     def render(self) -> tuple[bytes, str]:
         """The exposition text for ``/metrics`` (merged over worker processes if several)."""
         if self._multiprocess_dir is not None:
             merged = CollectorRegistry()
             MultiProcessCollector(merged, path=str(self._multiprocess_dir))  # type: ignore[no-untyped-call]
+            if self.lifecycle is not None:
+                # Read from the database, not from the workers' files: added once, here.
+                merged.register(self.lifecycle)
             return generate_latest(merged), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -94,9 +95,21 @@ def round_row(game_id: str, record: RoundRecord) -> dict[str, Any]:
         "model_version": record.model_version,
         "model_run_id": record.model_run_id,
         "fallback_reason": record.fallback_reason,
-        "probabilities": json.dumps(record.probabilities) if record.probabilities else None,
+        "probabilities": probabilities_json(record.probabilities) if record.probabilities else None,
         "created_at": record.created_at,
     }
+
+
+def probabilities_json(probabilities: tuple[float, ...]) -> str:
+    """A JSON array of finite floats, as ``json.dumps`` writes it, without its machinery.
+
+    ``repr`` of a finite float is the shortest text that reads back to the same float, which is
+    what ``json.dumps`` emits; a non-finite value (never produced by a model that passed
+    validation) falls back to ``json.dumps`` so the text stays what it always was.
+    """
+    if all(math.isfinite(p) for p in probabilities):
+        return "[" + ", ".join([repr(float(p)) for p in probabilities]) + "]"
+    return json.dumps(probabilities)
 
 
 def alias_rows(game_id: str, record: RoundRecord, created_at: Any) -> list[dict[str, Any]]:
@@ -108,7 +121,7 @@ def alias_rows(game_id: str, record: RoundRecord, created_at: Any) -> list[dict[
             "alias": p.alias,
             "model_version": p.model_version,
             "predicted_move": p.predicted_move.value,
-            "probabilities": json.dumps(p.probabilities),
+            "probabilities": probabilities_json(p.probabilities),
             "correct": p.correct,
             "counterfactual_result": p.counterfactual_result,
             "created_at": created_at,
@@ -212,7 +225,11 @@ def _for_paramstyle(sql: str, paramstyle: str) -> str:
 
 def _sqlite_timestamp(value: datetime) -> str:
     """The text SQLAlchemy's SQLite DateTime stores, so Core reads it back identically."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    v = value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d} "
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}"
+    )
 
 
 class GameRepository:
@@ -298,7 +315,8 @@ class GameRepository:
             "finished_at": self._timestamp(finished_at) if finished_at else None,
         }
         row = round_row(game.id, record)
-        row["created_at"] = self._timestamp(record.created_at)
+        created_at = self._timestamp(record.created_at)
+        row["created_at"] = created_at
         dbapi = self._db.engine.dialect.dbapi
         try:
             with self._db.raw_write() as cursor:
@@ -310,7 +328,7 @@ class GameRepository:
                 if record.alias_predictions:
                     cursor.executemany(
                         self._insert_alias_sql,
-                        alias_rows(game.id, record, self._timestamp(record.created_at)),
+                        alias_rows(game.id, record, created_at),
                     )
         except dbapi.IntegrityError as exc:  # type: ignore[union-attr]
             self._live.pop(game.id, None)

@@ -77,6 +77,7 @@ games = Table(
     Index("ix_games_session_id", "session_id"),
     Index("ix_games_player_name", "player_name"),
     Index("ix_games_policy", "policy"),
+    Index("ix_games_model_version", "model_type", "bot_model_alias", "model_version"),
 )
 
 rounds = Table(
@@ -159,4 +160,40 @@ alias_predictions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_alias_predictions_game_step", "game_id", "step_no"),
     Index("ix_alias_predictions_version", "model_type", "alias", "model_version"),
+)
+
+
+# The promotion ledger (SPEC §7): one row per family per promotion run, manual alias move or
+# external report. ``event_id`` is globally unique so a ledger exported from one database and
+# imported into another (or twice) never duplicates a row.
+promotion_events = Table(
+    "promotion_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("model_type", String(32), nullable=False),
+    Column("decision", String(32), nullable=False),
+    Column("rule", String(16)),
+    Column("source", String(32), nullable=False),
+    Column("z", Float),
+    Column("p_value", Float),
+    Column("sequential_p_value", Float),
+    Column("srm_p_value", Float),
+    Column("production_version", String(32)),
+    Column("production_wins", Integer),
+    Column("production_games", Integer),
+    Column("b_version", String(32)),
+    Column("b_wins", Integer),
+    Column("b_games", Integer),
+    Column("reorder_applied", Boolean, nullable=False, server_default="0"),
+    Column("applied", Boolean, nullable=False, server_default="1"),
+    Column("rankings", Text),  # JSON: the challenger order before and after
+    Column("accuracies", Text),  # JSON: version → {predictions, accuracy}
+    Column("assignments_before", Text),  # JSON: alias → version
+    Column("assignments_after", Text),
+    Column("reason", Text, nullable=False),
+    Column("details", Text),  # JSON: parity, sample-ratio figures, anything else
+    Index("ix_promotion_events_created", "created_at"),
+    Index("ix_promotion_events_family", "model_type", "created_at"),
 )

@@ -124,6 +124,14 @@ class MlflowRegistry:
     def set_alias(self, registered_name: str, alias: Alias, version: str) -> None:
         self.client.set_registered_model_alias(registered_name, alias.value, version)
 
+    def version_run_id(self, registered_name: str, version: str) -> str | None:
+        """The run behind a registered version; None when there is no such version."""
+        try:
+            found = self.client.get_model_version(registered_name, str(version))
+        except Exception:  # MLflow signals "not found" with an exception
+            return None
+        return str(found.run_id)
+
     def alias_target(self, family: Family, alias: Alias) -> AliasTarget | None:
         name = self._names[family]
         try:

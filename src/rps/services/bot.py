@@ -18,10 +18,11 @@ from rps.domain.policy import (
     Policy,
     Probabilities,
     ProbabilitySource,
+    apply_ev_terms,
     choose_ev_move,
-    expected_values,
+    ev_terms,
 )
-from rps.features.online import online_features
+from rps.features.online import OnlineFeatureState
 from rps.persistence.records import AliasPrediction, RoundRecord
 from rps.serving.predictor import ModelAnswer, ModelUnavailable, Predictor
 
@@ -45,12 +46,21 @@ def score_aliases(
     decision: Decision, played: PlayedRound, family: str, bot_before: int, user_before: int
 ) -> tuple[AliasPrediction, ...]:
     """How each alias's prediction and EV move would have fared against the user's real move."""
+    if not decision.alias_answers:
+        return ()
+    terms = ev_terms(played.values, bot_before, user_before)
     scored = []
     for alias, answer in decision.alias_answers:
         probs = answer.probabilities
-        predicted = MOVES[max(range(3), key=lambda i: (probs[i], -i))]
-        evs = expected_values(probs, played.values, bot_before, user_before)
-        would_play = choose_ev_move(evs)
+        # The most likely move; ties go to the first in rock, paper, scissors order.
+        p_rock, p_paper, p_scissors = probs
+        if p_rock >= p_paper and p_rock >= p_scissors:
+            predicted = MOVES[0]
+        elif p_paper >= p_scissors:
+            predicted = MOVES[1]
+        else:
+            predicted = MOVES[2]
+        would_play = choose_ev_move(apply_ev_terms(terms, probs))
         scored.append(
             AliasPrediction(
                 model_type=family,
@@ -100,15 +110,22 @@ def decide(
     alias: Alias | None,
     predictor: Predictor,
     rng: random.Random,
+    feature_state: OnlineFeatureState | None = None,
 ) -> Decision:
-    """The bot's move for the game's next round."""
+    """The bot's move for the game's next round.
+
+    ``feature_state``, when it holds exactly the game's rounds so far, saves rebuilding the
+    features from the whole history (callers keep one per game being played).
+    """
     round_no = game.next_round_no
     if round_no <= OPENING_ROUNDS and len(opening) >= round_no:
         return Decision(opening[round_no - 1], ProbabilitySource.OPENING)
     if isinstance(policy, PersonaName):
         return Decision(persona_move(policy, game.view("bot"), rng), ProbabilitySource.PERSONA)
     values = game.next_values()
-    features = online_features(game.rounds, values)
+    if feature_state is None or feature_state.rounds_played != len(game.rounds):
+        feature_state = OnlineFeatureState.from_rounds(game.rounds)
+    features = feature_state.row(values)
     served_alias = alias or Alias.PRODUCTION
     answers = {a: predictor.predict(policy.family, a, features) for a in Alias}
     alias_answers = tuple((a, x) for a, x in answers.items() if isinstance(x, ModelAnswer))
@@ -123,7 +140,7 @@ def decide(
             fallback_reason=answer.reason,
             alias_answers=alias_answers,
         )
-    evs = expected_values(answer.probabilities, values, game.bot_score, game.user_score)
+    evs = apply_ev_terms(ev_terms(values, game.bot_score, game.user_score), answer.probabilities)
     return Decision(
         choose_ev_move(evs),
         ProbabilitySource.MODEL,

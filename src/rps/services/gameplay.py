@@ -20,7 +20,7 @@ from rps.domain.openings import draw_opening
 from rps.domain.personas import PersonaName
 from rps.domain.policy import Alias, Family, Policy, ProbabilitySource, expected_values
 from rps.domain.round_values import RoundValues, round_values
-from rps.features.online import online_features
+from rps.features.online import OnlineFeatureState, online_features
 from rps.observability.metrics import Metrics
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_NAME_LENGTH = 32
 DIFFICULTY_MODES = {"normal": "normal", "standard": "normal", "easy": "normal"}
 _CAS_ATTEMPTS = 8
+_STATES_KEPT = 20_000  # feature states of games being played, oldest dropped first
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +161,8 @@ class GameplayService:
         self._clock = clock
         self._fallback_warnings = FallbackWarnings()
         self._capture = capture or NullCapture()
+        # Each game being played keeps its running feature state between rounds.
+        self._feature_states: dict[str, OnlineFeatureState] = {}
 
     @property
     def predictor(self) -> Predictor:
@@ -246,7 +249,10 @@ class GameplayService:
     ) -> RoundResult | None:
         policy = bot_policy(record.policy)
         alias = Alias(record.bot_model_alias) if record.bot_model_alias else None
-        decision = decide(game, policy, record.opening_seq, alias, self._predictor, self._rng)
+        state = self._feature_states.get(record.id)
+        decision = decide(
+            game, policy, record.opening_seq, alias, self._predictor, self._rng, state
+        )
         bot_before, user_before = game.bot_score, game.user_score
         played = game.play(user_move, decision.move)
         winner = game.winner
@@ -256,7 +262,9 @@ class GameplayService:
             record, round_record(played, decision, now, scored), winner
         )
         if updated is None:
+            self._feature_states.pop(record.id, None)
             return None
+        self._advance_feature_state(record.id, game, played, winner is not None)
         if decision.source is ProbabilitySource.MODEL and record.model_type:
             self._capture.record(
                 game_id=record.id,
@@ -289,6 +297,21 @@ class GameplayService:
             played.outcome is Outcome.DRAW
         )
         return RoundResult(updated, played, decision, draws, winner)
+
+    def _advance_feature_state(
+        self, game_id: str, game: Game, played: PlayedRound, finished: bool
+    ) -> None:
+        """Push the round just stored onto the game's feature state (kept only while playing)."""
+        if finished:
+            self._feature_states.pop(game_id, None)
+            return
+        state = self._feature_states.get(game_id)
+        if state is None or state.rounds_played != played.round_no - 1:
+            state = OnlineFeatureState.from_rounds(game.rounds[: played.round_no - 1])
+        state.push(played)
+        if game_id not in self._feature_states and len(self._feature_states) >= _STATES_KEPT:
+            self._feature_states.pop(next(iter(self._feature_states)))
+        self._feature_states[game_id] = state
 
     def _replay(
         self, record: GameRecord, stored: list[RoundRecord], round_no: int, user_move: Move

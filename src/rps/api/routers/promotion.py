@@ -1,0 +1,385 @@
+"""The promotion ledger over HTTP (SPEC §7, §9): read it publicly, append to it as an admin, and
+the ops page's summary of the whole lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from rps.api.deps import AdminDep, ContainerDep
+from rps.api.schemas import Detail, Text
+from rps.bootstrap import Container, ab_split
+from rps.domain.policy import Alias, Family, Policy
+from rps.domain.promotion import sample_ratio_mismatch_p
+from rps.persistence.ops_queries import OpsQueries
+from rps.persistence.promotion_repository import LedgerEvent, new_event_id
+
+router = APIRouter(tags=["promotion"])
+
+Decision = Literal[
+    "swap_production_b", "retain_production", "insufficient_data", "alias_reorder", "alias_set"
+]
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Detail, "description": "The body is not valid JSON"},
+    401: {"model": Detail, "description": "Missing or wrong admin token"},
+    403: {"model": Detail, "description": "No admin token is configured on the server"},
+    422: {"model": Detail, "description": "Invalid input: the detail names the field"},
+}
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text: reject it as bad input rather than fail the insert.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Text the ledger can store on every backend (valid Unicode, no NUL).
+LedgerText = Annotated[Text, AfterValidator(_no_nul)]
+
+
+def _iso_text(value: Any) -> Any:
+    # Pydantic would read a bare number as seconds since 1970; the parameter is an ISO time.
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be an ISO-8601 time such as 2026-11-29T12:00:00Z")
+    return value
+
+
+IsoTime = Annotated[datetime, BeforeValidator(_iso_text)]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+class LedgerRow(BaseModel):
+    id: int | None
+    event_id: str
+    created_at: str
+    model_type: str
+    decision: str
+    rule: str | None
+    source: str
+    reason: str
+    z: float | None
+    p_value: float | None
+    sequential_p_value: float | None
+    srm_p_value: float | None
+    production_version: str | None
+    production_wins: int | None
+    production_games: int | None
+    b_version: str | None
+    b_wins: int | None
+    b_games: int | None
+    reorder_applied: bool
+    applied: bool
+    rankings: Any = None
+    accuracies: Any = None
+    assignments_before: dict[str, str | None] | None = None
+    assignments_after: dict[str, str | None] | None = None
+    details: Any = None
+
+
+class HistoryResponse(BaseModel):
+    events: list[LedgerRow]
+
+
+def ledger_row(event: LedgerEvent) -> dict[str, Any]:
+    data = event.to_json()
+    data["id"] = event.id
+    data["created_at"] = _iso(event.created_at)
+    return data
+
+
+@router.get(
+    "/internal/promotion/history", response_model=HistoryResponse, responses={422: _ERRORS[422]}
+)
+async def promotion_history(
+    container: ContainerDep,
+    limit: int = Query(50, ge=1, le=1000),
+    model_type: Family | None = Query(None, description="Only this family"),
+    decision: Decision | None = Query(None),
+    since: IsoTime | None = Query(None, description="ISO-8601 time; rows at or after it"),
+) -> dict[str, Any]:
+    """Ledger rows, newest first (public, read-only)."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    if since is not None:
+        try:
+            since = since.astimezone(UTC)
+        except OverflowError:
+            raise HTTPException(422, "since: out of range once converted to UTC") from None
+    events = await asyncio.to_thread(
+        container.promotions.events,
+        limit=limit,
+        model_type=model_type.value if model_type else None,
+        decision=decision,
+        since=since,
+    )
+    return {"events": [ledger_row(e) for e in events]}
+
+
+class PromotionReport(BaseModel):
+    """A decision made by an external promoter, recorded in the ledger as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_type: Family
+    decision: Decision
+    reason: LedgerText = Field(min_length=1, max_length=2000)
+    source: LedgerText = Field("external", min_length=1, max_length=32)
+    event_id: str | None = Field(None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    rule: Literal["winrate", "sequential"] | None = None
+    z: float | None = Field(None, allow_inf_nan=False)
+    p_value: float | None = Field(None, ge=0.0, le=1.0)
+    srm_p_value: float | None = Field(None, ge=0.0, le=1.0)
+    production_version: LedgerText | None = Field(None, max_length=32)
+    production_wins: int | None = Field(None, ge=0)
+    production_games: int | None = Field(None, ge=0)
+    b_version: LedgerText | None = Field(None, max_length=32)
+    b_wins: int | None = Field(None, ge=0)
+    b_games: int | None = Field(None, ge=0)
+    reorder_applied: bool = False
+    assignments_before: dict[Alias, LedgerText] | None = None
+    assignments_after: dict[Alias, LedgerText] | None = None
+
+    def wins_within_games(self) -> str | None:
+        for arm in ("production", "b"):
+            wins, played = getattr(self, f"{arm}_wins"), getattr(self, f"{arm}_games")
+            if wins is not None and played is not None and wins > played:
+                return f"{arm}_wins ({wins}) exceeds {arm}_games ({played})"
+        return None
+
+
+class ReportResponse(BaseModel):
+    recorded: bool
+    event: LedgerRow
+
+
+@router.post(
+    "/internal/promotion/report",
+    dependencies=[AdminDep],
+    response_model=ReportResponse,
+    responses=_ERRORS,
+)
+async def promotion_report(body: PromotionReport, container: ContainerDep) -> Any:
+    """Append an external promoter's decision to the ledger [admin]. The alias moves it
+    describes are the promoter's to make; with the same ``event_id`` twice, one row."""
+    problem = body.wins_within_games()
+    if problem:
+        raise HTTPException(422, problem)
+    event_id = body.event_id or new_event_id()
+    existing = await asyncio.to_thread(container.promotions.event_by_id, event_id)
+    if existing is not None:
+        return {"recorded": False, "event": ledger_row(existing)}
+    event = LedgerEvent(
+        event_id=event_id,
+        created_at=datetime.now(UTC),
+        model_type=body.model_type.value,
+        decision=body.decision,
+        source=body.source,
+        reason=body.reason,
+        rule=body.rule,
+        z=body.z,
+        p_value=body.p_value,
+        srm_p_value=body.srm_p_value,
+        production_version=body.production_version,
+        production_wins=body.production_wins,
+        production_games=body.production_games,
+        b_version=body.b_version,
+        b_wins=body.b_wins,
+        b_games=body.b_games,
+        reorder_applied=body.reorder_applied,
+        applied=True,
+        assignments_before=_aliases(body.assignments_before),
+        assignments_after=_aliases(body.assignments_after),
+    )
+    row_id = await asyncio.to_thread(container.promotions.add_event, event)
+    if container.metrics.lifecycle is not None:
+        container.metrics.lifecycle.refresh()
+    return {"recorded": True, "event": ledger_row(replace(event, id=row_id))}
+
+
+def _aliases(values: dict[Alias, LedgerText] | None) -> dict[str, str] | None:
+    return {a.value: v for a, v in values.items()} if values else None
+
+
+# -- /ops/summary --------------------------------------------------------------------------------
+
+
+def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> dict[str, Any]:
+    settings = container.settings
+    ops = OpsQueries(container.database)
+    status = {(row["family"], row["alias"]): row for row in container.models.status()}
+    shares = ab_split(settings)
+    families = []
+    for policy in Policy:
+        family = policy.family
+        assigned = container.promotions.current_assignments(family.value)
+        aliases = []
+        for alias in Alias:
+            loaded = status.get((family.value, alias.value), {})
+            version = loaded.get("version")
+            record = assigned.get(alias.value)
+            since = record.assigned_at if record and record.version == version else None
+            predictions = correct = played = wins = 0
+            if version is not None:
+                predictions, correct = ops.predictions_since(
+                    family.value, alias.value, version, since
+                )
+                if alias in (Alias.PRODUCTION, Alias.B):
+                    games = container.promotions.version_games(
+                        family.value, alias.value, version, since
+                    )
+                    played, wins = games.games, games.bot_wins
+            aliases.append(
+                {
+                    "alias": alias.value,
+                    "version": version,
+                    "run_id": (loaded.get("run_id") or "")[:8] or None,
+                    "source": loaded.get("source", "fallback"),
+                    "fallback_reason": loaded.get("fallback_reason"),
+                    "assigned_at": _iso(since),
+                    "predictions": predictions,
+                    "accuracy": correct / predictions if predictions else None,
+                    "games": played,
+                    "bot_wins": wins,
+                    "win_rate": wins / played if played else None,
+                }
+            )
+        windows = [
+            r.assigned_at
+            for a, r in assigned.items()
+            if a in (Alias.PRODUCTION.value, Alias.B.value)
+        ]
+        counts = container.promotions.assignment_counts(
+            family.value, max(windows) if windows else None
+        )
+        observed_b = counts.get(Alias.B.value, 0)
+        total = observed_b + counts.get(Alias.PRODUCTION.value, 0)
+        configured_b = 1.0 - shares[family] if settings.ENABLE_AB_TESTING else 0.0
+        daily = [
+            {
+                "date": d.day.isoformat(),
+                "alias": d.alias,
+                "predictions": d.predictions,
+                "accuracy": d.correct / d.predictions if d.predictions else None,
+                "games": d.games,
+                "win_rate": d.bot_wins / d.games if d.games else None,
+            }
+            for d in ops.daily(family.value, days)
+        ]
+        families.append(
+            {
+                "model_type": family.value,
+                "policy": policy.value,
+                "ab_split": {
+                    "enabled": settings.ENABLE_AB_TESTING,
+                    "configured_b": configured_b,
+                    "observed_b": observed_b / total if total else None,
+                    "games": total,
+                    "srm_p_value": (
+                        sample_ratio_mismatch_p(observed_b, total, configured_b)
+                        if settings.ENABLE_AB_TESTING
+                        else None
+                    ),
+                },
+                "aliases": aliases,
+                "daily": daily,
+            }
+        )
+    ledger = [ledger_row(e) for e in container.promotions.events(limit=ledger_rows)]
+    runs = [
+        {
+            "id": run.id,
+            "started_at": _iso(run.started_at),
+            "finished_at": _iso(run.finished_at),
+            "status": run.status.value,
+            "trigger": run.trigger,
+            "rows_used": run.rows_used,
+            "models_trained": run.models_trained,
+            "models_registered": run.models_registered,
+        }
+        for run in container.lifecycle.training_runs(limit=10)
+    ]
+    return {
+        "generated_at": _iso(datetime.now(UTC)),
+        "families": families,
+        "ledger": ledger,
+        "training_runs": runs,
+    }
+
+
+class AliasSummary(BaseModel):
+    alias: str
+    version: str | None
+    run_id: str | None
+    source: str
+    fallback_reason: str | None
+    assigned_at: str | None
+    predictions: int
+    accuracy: float | None
+    games: int
+    bot_wins: int
+    win_rate: float | None
+
+
+class AbSplit(BaseModel):
+    enabled: bool
+    configured_b: float
+    observed_b: float | None
+    games: int
+    srm_p_value: float | None
+
+
+class DailyRow(BaseModel):
+    date: str
+    alias: str
+    predictions: int
+    accuracy: float | None
+    games: int
+    win_rate: float | None
+
+
+class FamilySummary(BaseModel):
+    model_type: str
+    policy: str
+    ab_split: AbSplit
+    aliases: list[AliasSummary]
+    daily: list[DailyRow]
+
+
+class TrainingRunRow(BaseModel):
+    id: int
+    started_at: str | None
+    finished_at: str | None
+    status: str
+    trigger: str
+    rows_used: int | None
+    models_trained: int
+    models_registered: int
+
+
+class OpsSummary(BaseModel):
+    generated_at: str
+    families: list[FamilySummary]
+    ledger: list[LedgerRow]
+    training_runs: list[TrainingRunRow]
+
+
+@router.get("/ops/summary", response_model=OpsSummary, tags=["ops"], responses={422: _ERRORS[422]})
+async def get_ops_summary(
+    container: ContainerDep,
+    days: int = Query(14, ge=1, le=90, description="Days of daily figures for the charts"),
+) -> dict[str, Any]:
+    """Per family the four aliases, the A/B split, the latest ledger rows, recent training
+    runs, and daily accuracy and win rate per alias (the ops page)."""
+    return await asyncio.to_thread(ops_summary, container, days)

@@ -1,0 +1,171 @@
+"""The one background loop of `rps up` (SPEC §13, §14): persona gameplay, scheduled training
+and promotion on their own intervals, so a local platform shows the whole lifecycle without cron.
+
+It runs in the `rps up` process, never in a web worker. Gameplay goes through the app's own API
+(as the persona-gameplay CronJob does), and training and promotion run as child processes
+(`rps train-scheduled`, `rps promote`), so the serving process never loads torch, xgboost or the
+MLflow client. One job runs at a time; a failing job is logged and tried again next interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from rps.domain.personas import PersonaName
+from rps.domain.policy import Policy
+from rps.services.simulation import HttpSimulator, schedule
+from rps.settings import Settings
+
+log = logging.getLogger("rps.scheduler")
+
+
+@dataclass
+class Job:
+    name: str
+    interval_s: float
+    run: Callable[[], str]
+    due_at: float = 0.0
+    runs: int = 0
+    failures: int = 0
+    last_result: str | None = None
+
+
+@dataclass
+class Scheduler:
+    """Runs each job every ``interval_s`` seconds (the first run one interval after start,
+    except gameplay, which starts once the app is ready)."""
+
+    jobs: list[Job]
+    clock: Callable[[], float] = time.monotonic
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self.jobs:
+            return
+        self._thread = threading.Thread(target=self._loop, name="rps-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_due(self) -> list[Job]:
+        """Run every job that is due, in order; returns those that ran."""
+        ran = []
+        for job in self.jobs:
+            if self._stop.is_set():
+                break
+            if self.clock() < job.due_at:
+                continue
+            started = self.clock()
+            try:
+                job.last_result = job.run()
+                log.info("scheduler: %s: %s", job.name, job.last_result)
+            except Exception as exc:
+                job.failures += 1
+                job.last_result = f"failed: {exc}"
+                log.warning("scheduler: %s failed: %s", job.name, exc)
+            job.runs += 1
+            job.due_at = started + job.interval_s
+            ran.append(job)
+        return ran
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.run_due()
+            next_due = min(job.due_at for job in self.jobs)
+            self._stop.wait(max(0.2, min(5.0, next_due - self.clock())))
+
+
+def _rps(*args: str, app_url: str, timeout: float | None = None) -> str:
+    """Run an `rps` command as a child process (told where the app listens, so it can ask it
+    to reload); the last line it printed is the job's result."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "rps.cli.main", *args],
+        env={**os.environ, "APP_URL": app_url},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    text_lines = [
+        line.strip()
+        for line in (completed.stdout + "\n" + completed.stderr).splitlines()
+        if line.strip() and line.strip()[0].isalnum()  # skip table borders
+    ]
+    tail = text_lines[-1:] or [""]
+    if completed.returncode != 0:
+        raise RuntimeError(f"rps {' '.join(args)} exited {completed.returncode}: {tail[0]}")
+    return tail[0] or "done"
+
+
+def wait_until_ready(base_url: str, stop: threading.Event, timeout: float = 600.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/ready", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        stop.wait(0.5)
+    return False
+
+
+def build_scheduler(settings: Settings, base_url: str) -> Scheduler | None:
+    """The jobs the settings ask for; None when the scheduler is off."""
+    if not settings.SCHEDULER_ENABLED:
+        return None
+    now = time.monotonic()
+    jobs: list[Job] = []
+    rng = random.Random()
+    token = settings.admin_token()
+    personas = list(PersonaName)
+    policies = [p.value for p in Policy]
+    ready = threading.Event()
+
+    def gameplay() -> str:
+        if not ready.is_set():
+            if not wait_until_ready(base_url, threading.Event(), timeout=60):
+                return "app not ready yet; skipped"
+            ready.set()
+        plan = schedule(
+            rng.sample(personas, len(personas)), policies, settings.SCHEDULER_GAMEPLAY_GAMES
+        )
+        with httpx.Client(base_url=base_url, timeout=30) as client:
+            summary = HttpSimulator(client, token, rng).run(plan)
+        return f"{summary.games} persona games, {summary.rounds} rounds"
+
+    def training() -> str:
+        return _rps("train-scheduled", app_url=base_url, timeout=6 * 3600)
+
+    def promotion() -> str:
+        return _rps("promote", app_url=base_url, timeout=1800)
+
+    if settings.SCHEDULER_GAMEPLAY_SECONDS > 0 and token:
+        jobs.append(Job("persona gameplay", settings.SCHEDULER_GAMEPLAY_SECONDS, gameplay, now))
+    if settings.SCHEDULER_TRAINING_SECONDS > 0:
+        interval = settings.SCHEDULER_TRAINING_SECONDS
+        jobs.append(Job("scheduled training", interval, training, now + interval))
+    if settings.SCHEDULER_PROMOTION_SECONDS > 0 and not settings.DISABLE_AUTO_PROMOTION:
+        interval = settings.SCHEDULER_PROMOTION_SECONDS
+        jobs.append(Job("promotion", interval, promotion, now + interval))
+    return Scheduler(jobs) if jobs else None
+
+
+def describe(scheduler: Scheduler | None) -> str:
+    if scheduler is None:
+        return "background scheduler off"
+    parts = [f"{job.name} every {job.interval_s:g} s" for job in scheduler.jobs]
+    return "background scheduler: " + ", ".join(parts)

@@ -1,0 +1,186 @@
+"""A real server process with small models in its serving cache, and Debian's Chromium driven by
+Playwright — one of each for the whole browser suite.
+
+The models are tiny ONNX graphs that always answer the same probabilities, so the debug page has
+real model internals to show without any training. Every browser context refuses requests to
+other hosts: the pages must work with nothing but this server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from onnx import TensorProto, helper
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
+
+from rps.domain.policy import REGISTERED_NAMES, Alias, Family
+from rps.features.names import FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION
+from rps.registry.serving_cache import LocalStore, PublishedModel, ServingCache
+from tests.support.server import REPO_ROOT, ServerProcess
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+ADMIN_TOKEN = "browser-tests"
+# What each alias's model answers: P(user plays rock, paper, scissors).
+ALIAS_PROBABILITIES = {
+    Alias.PRODUCTION: (0.5, 0.3, 0.2),
+    Alias.B: (0.2, 0.3, 0.5),
+    Alias.SHADOW1: (0.4, 0.4, 0.2),
+    Alias.SHADOW2: (0.1, 0.6, 0.3),
+}
+ALIAS_VERSIONS = {Alias.PRODUCTION: "3", Alias.B: "4", Alias.SHADOW1: "2", Alias.SHADOW2: "1"}
+
+
+def constant_model(probabilities: tuple[float, float, float]) -> bytes:
+    """ONNX graph features[N,50] → probabilities[N,3]: softmax(features·0 + log p) = p."""
+    weights = helper.make_tensor("W", TensorProto.FLOAT, [FEATURE_COUNT, 3], [0.0] * 150)
+    bias = helper.make_tensor("B", TensorProto.FLOAT, [3], [math.log(p) for p in probabilities])
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["features", "W", "B"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
+        ],
+        "constant_answer",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", FEATURE_COUNT])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])],
+        [weights, bias],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def publish_constant_models(cache_dir: Path) -> None:
+    """Put a model behind every family@alias of a local serving cache."""
+    models = {}
+    for family in Family:
+        for alias in Alias:
+            onnx_bytes = constant_model(ALIAS_PROBABILITIES[alias])
+            version = ALIAS_VERSIONS[alias]
+            run_id = hashlib.sha256(f"{family.value}-{alias.value}".encode()).hexdigest()[:32]
+            models[(family, alias)] = PublishedModel(
+                run_id=run_id,
+                version=version,
+                registered_name=REGISTERED_NAMES[family],
+                onnx_bytes=onnx_bytes,
+                metadata={
+                    "config_id": f"browser-{alias.value}",
+                    "feature_names": list(FEATURE_NAMES),
+                    "feature_version": FEATURE_VERSION,
+                    "input": "features",
+                    "output": "probabilities",
+                },
+            )
+    ServingCache(LocalStore(cache_dir)).publish(models)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    root = tmp_path_factory.mktemp("browser-platform")
+    data = root / "data"
+    cache = root / "model-cache"
+    publish_constant_models(cache)
+    env = {
+        "DATA_PATH": str(data),
+        "DATABASE_URL": f"sqlite:///{data / 'rps.db'}",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{data / 'mlflow.db'}",
+        "MODEL_CACHE_URI": cache.as_uri(),
+        "MODEL_POLL_SECONDS": "0",
+        "RPS_ADMIN_TOKEN": ADMIN_TOKEN,
+        "LOG_LEVEL": "WARNING",
+    }
+    data.mkdir(parents=True)
+    with ServerProcess(env, log_path=root / "server.log") as process:
+        yield process
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    assert CHROMIUM.exists(), (
+        "Chromium is missing: install Debian's package (`apt-get install chromium`, which "
+        "`make test` does as root)"
+    )
+    launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield launched
+    launched.close()
+
+
+@dataclass
+class PageProbe:
+    """A page plus what it complained about and every request it tried to send elsewhere."""
+
+    page: Page
+    base_url: str
+    errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+    def goto(self, path: str) -> None:
+        self.page.goto(self.base_url + path)
+
+    def set_phone(self) -> None:
+        self.page.set_viewport_size(PHONE)
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True, animations="disabled")
+        return path
+
+
+@pytest.fixture
+def probe(browser: Browser, server: ServerProcess) -> Iterator[PageProbe]:
+    context = browser.new_context(viewport=DESKTOP, base_url=server.url)
+    page = context.new_page()
+    result = PageProbe(page, server.url)
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            result.errors.append(f"console: {message.text} ({message.location})")
+
+    def keep_local(route: Route) -> None:
+        host = urlparse(route.request.url).hostname
+        if host in ("127.0.0.1", "localhost") or route.request.url.startswith("data:"):
+            result.requests.append(route.request.url)
+            route.continue_()
+        else:
+            result.foreign_requests.append(route.request.url)
+            route.abort()
+
+    def on_dialog(dialog: object) -> None:
+        result.dialogs.append(getattr(dialog, "message", ""))
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: result.errors.append(f"page error: {error}"))
+    page.on("dialog", on_dialog)
+    context.route("**/*", keep_local)
+    try:
+        yield result
+    finally:
+        context.close()
