@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from rps.api.errors import install_error_handlers
+from rps.api.fast_play import FastPlay
 from rps.api.middleware import HttpMetricsMiddleware
 from rps.api.responses import FastJSONResponse
 from rps.api.routers import analytics, game, health, misc, models, predictions, promotion
@@ -55,8 +56,14 @@ _NO_NATIVE_TELEMETRY: dict[str, Any] = (
 )
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
-    """Build the ASGI app. Tests pass their own settings or a ready container."""
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    fast_play: bool = True,
+) -> FastAPI:
+    """Build the ASGI app. Tests pass their own settings or a ready container (and may turn the
+    ``/play`` fast path off to compare it with the route)."""
     settings = container.settings if container else (settings or get_settings())
     configure_logging(settings.LOG_LEVEL)
     # Metrics exist before the lifespan so the middleware can count from the first request.
@@ -106,6 +113,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     ):
         app.include_router(router)
     install_pages(app, settings)
+    if fast_play:
+        app.add_middleware(FastPlay, fastapi_app=app)  # innermost: CORS and metrics wrap it
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -15,3 +15,7 @@ def configure_logging(level: str = "INFO") -> None:
         handler._rps = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
+    # The HTTP client logs every request at INFO (the scheduler's persona games, the promoter's
+    # reload call): keep those to warnings so the server log stays readable.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
