@@ -5,98 +5,34 @@ from __future__ import annotations
 
 import json
 import random
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from rps.domain.policy import Alias, Family
 from rps.registry.serving_cache import CacheError, S3Store, open_store
+from tests.support.s3 import ADMIN_CREDENTIALS as ADMIN
+from tests.support.s3 import S3Server, S3ServerError
+from tests.support.server import free_port
 from tests.unit.registry.test_serving_cache import BEHAVIOURS, fake_model, fake_set, new_cache
 
 PREFIX = "models/"
 OUTSIDE_KEY = "elsewhere/keep-me.txt"  # in the bucket, outside the cache's prefix
-ADMIN = {"aws_access_key_id": "moto-admin", "aws_secret_access_key": "moto-admin"}
-START_TIMEOUT_S = 10.0
-
-
-@dataclass
-class S3Server:
-    endpoint: str
-
-    def client(self, service: str = "s3") -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            config=Config(s3={"addressing_style": "path"}),
-            **ADMIN,
-        )
-
-    def require_credentials(self, required: bool) -> None:
-        """moto accepts any credentials unless told to check them (against its own IAM)."""
-        request = urllib.request.Request(
-            f"{self.endpoint}/moto-api/reset-auth",
-            data=b"0" if required else b"inf",
-            method="POST",
-            headers={"Content-Type": "text/plain"},
-        )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            assert response.status == 200
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    executable = Path(sys.executable).with_name("moto_server")
-    if not executable.exists():
-        pytest.fail(f"{executable} is missing: install the dev extra (moto[server])")
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(executable), "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = S3Server(f"http://127.0.0.1:{port}")
+    server = S3Server(log_path=tmp_path_factory.mktemp("moto") / "moto.log")
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"moto_server exited with {process.returncode}: {log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{server.endpoint}/moto-api/", timeout=1):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"moto_server did not answer within {START_TIMEOUT_S} s")
-                time.sleep(0.1)
+        server.start()
+    except S3ServerError as exc:
+        pytest.fail(str(exc))
+    try:
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
 @pytest.fixture
@@ -238,7 +174,7 @@ def test_a_missing_bucket_or_an_unreachable_endpoint_is_a_cache_error(
     unreachable = new_cache(
         open_store(
             "s3://bucket/models",
-            endpoint=f"http://127.0.0.1:{_free_port()}",
+            endpoint=f"http://127.0.0.1:{free_port()}",
             access_key="a",
             secret_key="b",
         )

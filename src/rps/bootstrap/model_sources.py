@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -77,16 +80,33 @@ class CacheSource:
 
 
 class RegistrySource:
-    """``models:/name@alias`` from MLflow, when the cache cannot answer."""
+    """``models:/name@alias`` from MLflow, when the cache cannot answer.
+
+    A registry that cannot be reached is not asked again for ``RETRY_AFTER_S`` seconds, so a
+    reload with a tracking server down costs one failed call, not twelve slow ones.
+    """
 
     name = "registry"
+    RETRY_AFTER_S = 30.0
 
-    def __init__(self, registry: MlflowRegistry, local_store: Path | None) -> None:
+    def __init__(
+        self,
+        registry: MlflowRegistry,
+        local_store: Path | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._registry = registry
         self._local_store = local_store
+        self._clock = clock
+        self._down_until = 0.0
+        self._down_reason = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RegistrySource:
+        # The web process asks a remote tracking server briefly: MLflow's own default retries
+        # (with backoff) would hold a reload for minutes when the server is down.
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         registry = build_registry(settings)
         local = None if settings.MLFLOW_TRACKING_URI else settings.DATA_PATH / "mlflow.db"
         return cls(registry, local)
@@ -98,11 +118,21 @@ class RegistrySource:
         if self._local_store is not None and not self._local_store.exists():
             # No local registry yet: say so without creating an empty store.
             raise ModelUnavailableError("no_model", "nothing has been trained yet")
-        target = self._registry.alias_target(family, alias)
-        if target is None:
-            raise ModelUnavailableError(
-                "no_model", f"{REGISTERED_NAMES[family]}@{alias.value} is not set"
-            )
-        onnx, metadata = self._registry.serving_model(target.run_id)
+        if self._clock() < self._down_until:
+            raise ModelUnavailableError("source_unreachable", self._down_reason)
+        try:
+            target = self._registry.alias_target(family, alias)
+            if target is None:
+                raise ModelUnavailableError(
+                    "no_model", f"{REGISTERED_NAMES[family]}@{alias.value} is not set"
+                )
+            onnx, metadata = self._registry.serving_model(target.run_id)
+        except ModelUnavailableError:
+            raise
+        except Exception as exc:
+            self._down_until = self._clock() + self.RETRY_AFTER_S
+            self._down_reason = f"registry unreachable: {str(exc)[:200]}"
+            log.warning("model registry: %s", self._down_reason)
+            raise ModelUnavailableError("source_unreachable", self._down_reason) from exc
         sha256 = hashlib.sha256(onnx).hexdigest()
         return FetchedModel(onnx, target.version, target.run_id, sha256, metadata)

@@ -28,6 +28,7 @@ from rps.domain.policy import Alias, Family
 
 if TYPE_CHECKING:
     from rps.bootstrap.training import TrainingContext
+    from rps.settings import Settings
     from rps.training.configs import PlannedModel
     from rps.training.runner import ModelOutcome
 
@@ -192,6 +193,29 @@ def _plan_table(planned: Sequence[PlannedModel]) -> Table:
     return table
 
 
+def publish_moves(
+    settings: Settings, outcomes: Sequence[ModelOutcome], skip_sync: bool, skip_reload: bool
+) -> None:
+    """After training moved aliases: mirror the registry into the serving cache and ask the app
+    to reload, so the new versions serve (and promotion can replay them). Failures are
+    reported; the trained models stay registered either way."""
+    if not any(o.alias is not None for o in outcomes) or skip_sync:
+        return
+    from rps.bootstrap.model_sources import build_registry
+    from rps.bootstrap.promotion import RegistryPublisher
+
+    publisher = RegistryPublisher(settings, build_registry(settings))
+    steps = [("cache sync", publisher.sync_cache)]
+    if not skip_reload:
+        steps.append(("app reload", publisher.reload_app))
+    for step, action in steps:
+        try:
+            console.print(f"{step}: {action()}")
+        except Exception as exc:
+            console.print(f"[yellow]{step} failed: {exc}[/yellow]")
+            return
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
@@ -214,8 +238,15 @@ def register(app: typer.Typer) -> None:
         max_rows: Annotated[
             int | None, typer.Option(min=1, help="Use at most this many labelled rows")
         ] = None,
+        skip_cache_sync: Annotated[
+            bool, typer.Option(help="Do not publish moved aliases to the serving cache")
+        ] = False,
+        skip_app_reload: Annotated[
+            bool, typer.Option(help="Do not ask the app (APP_URL) to reload afterwards")
+        ] = False,
     ) -> None:
-        """Train models from the config file, evaluate them in three steps, register them."""
+        """Train models from the config file, evaluate them in three steps, register them;
+        when aliases moved, publish them to the serving cache and reload the app."""
         from rps.cli.main import _settings
         from rps.training.configs import ConfigError, load_config, parse_overrides, plan
         from rps.training.scheduling import Trigger, train_session
@@ -259,14 +290,22 @@ def register(app: typer.Typer) -> None:
             code = _report(context, result.outcomes)
         finally:
             context.close()
+        publish_moves(settings, result.outcomes, skip_cache_sync, skip_app_reload)
         raise typer.Exit(code)
 
     @app.command("train-aliases")
     def train_aliases(
         model_types: Annotated[str | None, typer.Option(help="Families (default: all)")] = None,
         aliases: Annotated[str | None, typer.Option(help="Aliases (default: all four)")] = None,
+        skip_cache_sync: Annotated[
+            bool, typer.Option(help="Do not publish moved aliases to the serving cache")
+        ] = False,
+        skip_app_reload: Annotated[
+            bool, typer.Option(help="Do not ask the app (APP_URL) to reload afterwards")
+        ] = False,
     ) -> None:
-        """Retrain what each alias points at, with its own hyperparameters, onto the same alias."""
+        """Retrain what each alias points at, with its own hyperparameters, onto the same alias;
+        then publish to the serving cache and reload the app."""
         from rps.cli.main import _settings
         from rps.training.configs import ConfigError, load_config
         from rps.training.scheduling import continue_aliases
@@ -297,11 +336,18 @@ def register(app: typer.Typer) -> None:
             code = _report(context, outcomes)
         finally:
             context.close()
+        publish_moves(settings, outcomes, skip_cache_sync, skip_app_reload)
         raise typer.Exit(code)
 
     @app.command("train-scheduled")
     def train_scheduled(
         force: Annotated[bool, typer.Option(help="Train even without enough new data")] = False,
+        skip_cache_sync: Annotated[
+            bool, typer.Option(help="Do not publish moved aliases to the serving cache")
+        ] = False,
+        skip_app_reload: Annotated[
+            bool, typer.Option(help="Do not ask the app (APP_URL) to reload afterwards")
+        ] = False,
     ) -> None:
         """The CronJob entry point: train when there is enough new data, then promote
         (unless DISABLE_AUTO_PROMOTION or the training session failed)."""
@@ -336,6 +382,7 @@ def register(app: typer.Typer) -> None:
                 code = 1
         finally:
             context.close()
+        publish_moves(settings, result.outcomes, skip_cache_sync, skip_app_reload)
         if result.failed:
             console.print("[yellow]training failed: promotion skipped[/yellow]")
         elif settings.DISABLE_AUTO_PROMOTION:

@@ -76,7 +76,7 @@ def bootstrap_models(settings: Settings, console: Console) -> None:
     if registry_aliases(settings) == 0:
         console.print("models: none registered yet — training the bootstrap set")
         simulate_persona_games(settings, console, BOOTSTRAP_GAMES)
-        if _rps("train", "--profile", "bootstrap") != 0:
+        if _rps("train", "--profile", "bootstrap", "--skip-app-reload") != 0:
             console.print(
                 "[yellow]bootstrap training failed; serving with the fallback personas "
                 "(see the output above)[/yellow]"

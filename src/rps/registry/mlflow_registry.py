@@ -133,11 +133,18 @@ class MlflowRegistry:
         return str(found.run_id)
 
     def alias_target(self, family: Family, alias: Alias) -> AliasTarget | None:
+        """Where family@alias points; None when the model or the alias does not exist.
+
+        Any other failure (an unreachable tracking server) is raised, so that callers do not
+        mistake a registry they cannot reach for an empty one.
+        """
         name = self._names[family]
         try:
             version = self.client.get_model_version_by_alias(name, alias.value)
-        except Exception:  # not registered yet, or no such alias
-            return None
+        except Exception as exc:
+            if getattr(exc, "error_code", None) in _NOT_FOUND_CODES:
+                return None
+            raise
         return AliasTarget(family, alias, name, str(version.version), str(version.run_id))
 
     def run_config(self, run_id: str) -> dict[str, Any]:
@@ -212,6 +219,10 @@ class MlflowRegistry:
             }
             for v in versions
         ]
+
+
+# What MLflow answers when a registered model, or an alias of it, does not exist.
+_NOT_FOUND_CODES = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 
 
 def _param(value: Any) -> str:

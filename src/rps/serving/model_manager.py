@@ -233,15 +233,30 @@ class ModelManager:
         return Fallback(family, alias, reason, "; ".join(p[1] for p in problems))
 
     def reload(self) -> ModelSet:
-        """Load a full new set and swap it in; a model that fails keeps its previous version."""
+        """Load a full new set and swap it in; a model that fails keeps its previous version.
+
+        ``rps_model_reloads_total`` counts it as ``success``; ``degraded`` when some model is on
+        fallback or kept stale; ``failed`` when no model could be loaded from any source (every
+        source unreachable or broken) or the reload could not complete at all.
+        """
+        try:
+            return self._reload()
+        except Exception:
+            if self._metrics is not None:
+                self._metrics.reload_result("failed")
+            raise
+
+    def _reload(self) -> ModelSet:
         with self._reload_lock:
             started = self._clock()
             generation = self.source_generation()
             previous = self._set
             slots: dict[tuple[Family, Alias], Slot] = {}
+            broken = 0
             for family in Family:
                 for alias in Alias:
                     fresh = self._load_one(family, alias)
+                    broken += isinstance(fresh, Fallback) and fresh.reason != "no_model"
                     old = previous.get(family, alias)
                     if (
                         isinstance(fresh, Fallback)
@@ -258,13 +273,17 @@ class ModelManager:
             new_set = ModelSet(slots, generation, datetime.now(UTC))
             self._set = new_set
             self.loaded_once = True
-            self._report(previous, new_set, self._clock() - started)
+            self._report(previous, new_set, self._clock() - started, broken == len(slots))
             return new_set
 
-    def _report(self, previous: ModelSet, new_set: ModelSet, seconds: float) -> None:
+    def _report(
+        self, previous: ModelSet, new_set: ModelSet, seconds: float, all_broken: bool
+    ) -> None:
         degraded = [s for s in new_set.slots.values() if isinstance(s, Fallback)]
         stale = [s for s in new_set.slots.values() if isinstance(s, LoadedModel) and s.stale_reason]
         result = "success" if not degraded and not stale else "degraded"
+        if all_broken:
+            result = "failed"
         if degraded:
             reasons = sorted({f.reason for f in degraded})
             log.warning(

@@ -185,3 +185,26 @@ def test_alias_set_and_rollback_move_one_alias_and_are_recorded(platform_copy):
         ).fetchone()[0]
     assert decisions == ["alias_set", "alias_set"]
     assert moves == 4  # two exchanges of two moves each
+
+
+def test_continuation_training_publishes_and_reloads_the_running_app(platform_copy):
+    env = {**platform_copy.env, "MODEL_POLL_SECONDS": "0"}
+    server = ServerProcess(env)
+    with server:
+        before = versions(server.url, "multinomial_logistic")
+        result = platform_copy.rps(
+            "train-aliases",
+            "--model-types",
+            "multinomial_logistic",
+            "--aliases",
+            "shadow2",
+            APP_URL=server.url,
+        )
+        assert "cache sync: serving cache at generation" in result.stderr
+        assert f"app at {server.url} reloaded" in result.stderr
+        after = versions(server.url, "multinomial_logistic")
+    assert after["shadow2"] != before["shadow2"]
+    assert int(after["shadow2"]) > int(before["shadow2"])
+    assert {a: v for a, v in after.items() if a != "shadow2"} == {
+        a: v for a, v in before.items() if a != "shadow2"
+    }

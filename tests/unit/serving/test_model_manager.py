@@ -193,3 +193,37 @@ def test_a_model_that_raises_at_predict_time_is_reported_not_raised():
     manager.reload()
     answer = manager.predict(Family.XGBOOST, Alias.B, np.zeros(7, dtype=np.float32))
     assert answer == ModelUnavailable("predict_failed")
+
+
+class RecordingMetrics:
+    def __init__(self) -> None:
+        self.results: list[str] = []
+
+    def model_loaded(self, model) -> None: ...
+
+    def model_unloaded(self, family, alias) -> None: ...
+
+    def load_seconds(self, seconds: float) -> None: ...
+
+    def reload_result(self, result: str) -> None:
+        self.results.append(result)
+
+    def fallback(self, family: str, reason: str) -> None: ...
+
+
+def test_reloads_are_counted_as_success_degraded_or_failed():
+    metrics = RecordingMetrics()
+    source = DictSource("cache", full("1"))
+    manager = ModelManager([source], metrics)
+    manager.reload()  # all 12 load
+    partial = full("2")
+    partial[(Family.XGBOOST, Alias.SHADOW2)] = ConnectionError("one object unreadable")
+    source.models = partial
+    manager.reload()  # one kept stale
+    source.models = {k: ConnectionError("cache down") for k in full()}
+    manager.reload()  # nothing could be loaded: every model kept stale
+    assert metrics.results == ["success", "degraded", "failed"]
+    # Nothing trained yet is not a failure of the sources: merely degraded.
+    empty = RecordingMetrics()
+    ModelManager([DictSource("cache", {})], empty).reload()
+    assert empty.results == ["degraded"]
