@@ -23,8 +23,9 @@ call: it is timed as /start_game (never as a /play sample) and counts in the pha
 
 After the server stops, ``rps simulate --games 1000 --seed 1`` runs as a subprocess on another
 fresh DATA_PATH (same database choice) for the in-process gameplay throughput. With ``--wrk``
-and ``wrk`` on PATH, ``wrk -t2 -c8 -d10s`` also runs against /healthz and against /play (a Lua
-script cycling over pre-started games). Nothing here asserts a time: it prints figures.
+and ``wrk`` on PATH, ``wrk -t1 -c8 -d10s`` also runs against /healthz and against /play (a Lua
+script cycling over pre-started games), with the server's own latency histogram read around
+it. Nothing here asserts a time: it prints figures.
 """
 
 from __future__ import annotations
@@ -448,6 +449,34 @@ end
 """
 
 
+def server_buckets(url: str, route: str) -> dict[float, float]:
+    """The server's own request-duration histogram for ``route``: upper bound → count."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    pattern = re.compile(
+        r"^rps_http_request_duration_seconds_bucket\{(?P<labels>[^}]*)\} (?P<value>\S+)$",
+        re.MULTILINE,
+    )
+    buckets: dict[float, float] = {}
+    for m in pattern.finditer(text):
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group("labels")))
+        if labels.get("route") == route:
+            bound = math.inf if labels["le"] == "+Inf" else float(labels["le"])
+            buckets[bound] = buckets.get(bound, 0.0) + float(m.group("value"))
+    return buckets
+
+
+def server_side_tail(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
+    """From the histogram's growth over a run: the bucket holding the server-side p99, and the
+    share of requests the server itself spent more than 50 ms on."""
+    delta = {b: after.get(b, 0.0) - before.get(b, 0.0) for b in after}
+    total = delta.get(math.inf, 0.0)
+    if total <= 0:
+        return {}
+    p99_bound = next((b for b in sorted(delta) if delta[b] >= 0.99 * total), math.inf)
+    over_50ms = 1.0 - delta.get(0.05, total) / total
+    return {"server_p99_at_most_ms": p99_bound * 1e3, "server_share_over_50ms": over_50ms}
+
+
 def run_wrk(
     wrk: str,
     url: str,
@@ -479,8 +508,10 @@ def run_wrk(
             f"{url}{name}",
         ]
         before = Snapshot.take(pids)
+        histogram_before = server_buckets(url, name)
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         after = Snapshot.take(pids)
+        histogram_after = server_buckets(url, name)
         match = re.search(r"^WRK_JSON (\{.*\})$", proc.stdout, re.MULTILINE)
         figures: dict[str, Any] = json.loads(match.group(1)) if match else {}
         if figures:
@@ -488,6 +519,7 @@ def run_wrk(
             server_cpu = after.server_cpu - before.server_cpu
             figures["server_cpu_s"] = server_cpu
             figures["server_cpu_ms_per_request"] = server_cpu / figures["requests"] * 1e3
+            figures.update(server_side_tail(histogram_before, histogram_after))
         results.append(
             {
                 "endpoint": name,
@@ -748,6 +780,8 @@ def print_report(report: dict[str, Any]) -> None:
                 "non-2xx/3xx",
                 "socket errors",
                 "server CPU ms/req",
+                "server p99 ≤ ms",
+                "server > 50 ms",
             ):
                 w.add_column(col, justify="left" if col == "endpoint" else "right")
             for run in wrk["runs"]:
@@ -766,8 +800,15 @@ def print_report(report: dict[str, Any]) -> None:
                     str(int(f["non_2xx_3xx"])),
                     str(int(errors)),
                     fmt(f["server_cpu_ms_per_request"], 3),
+                    fmt(f.get("server_p99_at_most_ms"), 1),
+                    f"{f['server_share_over_50ms']:.2%}" if "server_share_over_50ms" in f else "-",
                 )
             console.print(w)
+            console.print(
+                "server p99 ≤ ms: the histogram bucket (rps_http_request_duration_seconds) that "
+                "holds the server's own p99; server > 50 ms: share of requests the server itself "
+                "spent more than 50 ms on (wrk's figures add the client's and the kernel's time)"
+            )
 
 
 def cpu_summary(phases: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -811,7 +852,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--wrk", action="store_true", help="also run wrk if it is installed")
     ap.add_argument("--wrk-duration", type=int, default=10, help="seconds per wrk run")
-    ap.add_argument("--wrk-games", type=int, default=2000, help="games pre-started for wrk")
+    ap.add_argument(
+        "--wrk-threads",
+        type=int,
+        default=1,
+        help="wrk threads for the 8 connections (on 2 cores, 1 leaves the server a core)",
+    )
+    ap.add_argument(
+        "--wrk-games",
+        type=int,
+        default=None,
+        help="games pre-started for wrk (default: enough that none finishes at 3,000 rounds/s)",
+    )
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
     ap.add_argument(
         "--models",
@@ -910,13 +962,19 @@ def main(argv: list[str] | None = None) -> int:
                 if wrk is None:
                     report["wrk"] = {"skipped": "wrk is not installed (command -v wrk failed)"}
                 else:
+                    if args.wrk_games is None:
+                        # Rounds go round-robin over the games; a game may end from round 11.
+                        args.wrk_games = max(2000, math.ceil(args.wrk_duration * 3000 / MIN_ROUNDS))
                     console.print(f"wrk: pre-starting {args.wrk_games} games …")
                     with httpx.Client(base_url=server.url, timeout=30) as client:
                         game_ids = [
                             client.post(START, json={"policy": args.policy}).json()["game_id"]
                             for _ in range(args.wrk_games)
                         ]
-                    console.print(f"wrk: 2 × {args.wrk_duration} s …")
+                    console.print(
+                        f"wrk: 2 × {args.wrk_duration} s, {args.wrk_threads} thread(s), "
+                        "8 connections …"
+                    )
                     report["wrk"] = {
                         "games": len(game_ids),
                         "runs": run_wrk(
@@ -924,7 +982,7 @@ def main(argv: list[str] | None = None) -> int:
                             server.url,
                             pids,
                             game_ids,
-                            threads=2,
+                            threads=args.wrk_threads,
                             connections=8,
                             duration_s=args.wrk_duration,
                             workdir=Path(tmp),

@@ -346,7 +346,10 @@ class GameRepository:
             previous[1] if previous and previous[0].rounds_played == game.rounds_played else None
         )
         if stored is not None and len(stored) == game.rounds_played:
-            self._remember(updated, [*stored, record])
+            # Kept as a read from the database would return it: the alias predictions are
+            # written and not needed again, and every object kept here is one more for the
+            # garbage collector to walk on each full collection.
+            self._remember(updated, [*stored, replace(record, alias_predictions=())])
         else:
             self._live.pop(game.id, None)
         return updated
