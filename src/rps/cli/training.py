@@ -193,6 +193,14 @@ def _plan_table(planned: Sequence[PlannedModel]) -> Table:
     return table
 
 
+SkipCacheSync = Annotated[
+    bool, typer.Option(help="Do not publish moved aliases to the serving cache")
+]
+SkipAppReload = Annotated[
+    bool, typer.Option(help="Do not ask the app (APP_URL) to reload afterwards")
+]
+
+
 def publish_moves(
     settings: Settings, outcomes: Sequence[ModelOutcome], skip_sync: bool, skip_reload: bool
 ) -> None:
@@ -238,12 +246,8 @@ def register(app: typer.Typer) -> None:
         max_rows: Annotated[
             int | None, typer.Option(min=1, help="Use at most this many labelled rows")
         ] = None,
-        skip_cache_sync: Annotated[
-            bool, typer.Option(help="Do not publish moved aliases to the serving cache")
-        ] = False,
-        skip_app_reload: Annotated[
-            bool, typer.Option(help="Do not ask the app (APP_URL) to reload afterwards")
-        ] = False,
+        skip_cache_sync: SkipCacheSync = False,
+        skip_app_reload: SkipAppReload = False,
     ) -> None:
         """Train models from the config file, evaluate them in three steps, register them;
         when aliases moved, publish them to the serving cache and reload the app."""
@@ -297,12 +301,8 @@ def register(app: typer.Typer) -> None:
     def train_aliases(
         model_types: Annotated[str | None, typer.Option(help="Families (default: all)")] = None,
         aliases: Annotated[str | None, typer.Option(help="Aliases (default: all four)")] = None,
-        skip_cache_sync: Annotated[
-            bool, typer.Option(help="Do not publish moved aliases to the serving cache")
-        ] = False,
-        skip_app_reload: Annotated[
-            bool, typer.Option(help="Do not ask the app (APP_URL) to reload afterwards")
-        ] = False,
+        skip_cache_sync: SkipCacheSync = False,
+        skip_app_reload: SkipAppReload = False,
     ) -> None:
         """Retrain what each alias points at, with its own hyperparameters, onto the same alias;
         then publish to the serving cache and reload the app."""
@@ -342,12 +342,8 @@ def register(app: typer.Typer) -> None:
     @app.command("train-scheduled")
     def train_scheduled(
         force: Annotated[bool, typer.Option(help="Train even without enough new data")] = False,
-        skip_cache_sync: Annotated[
-            bool, typer.Option(help="Do not publish moved aliases to the serving cache")
-        ] = False,
-        skip_app_reload: Annotated[
-            bool, typer.Option(help="Do not ask the app (APP_URL) to reload afterwards")
-        ] = False,
+        skip_cache_sync: SkipCacheSync = False,
+        skip_app_reload: SkipAppReload = False,
     ) -> None:
         """The CronJob entry point: train when there is enough new data, then promote
         (unless DISABLE_AUTO_PROMOTION or the training session failed)."""
