@@ -121,8 +121,9 @@ def test_a_whole_game_played_by_clicking_ends_with_the_winner_banner(probe: Page
     rates = httpx.get(f"{probe.base_url}/bot_win_rates?human_only=true", timeout=10).json()
     forrest = rates["policies"]["forrest"]
     shown = page.locator('[data-rate="forrest"]')
-    expect(shown).to_have_text(re.compile(r"^Wins \d{1,3}%$"))
-    assert abs(int(shown.inner_text()[5:-1]) - forrest["bot_win_rate"] * 100) <= 0.5
+    expect(shown).to_have_text(re.compile(r"^Beats players \d{1,3}%$"))
+    shown_rate = int(shown.inner_text().removeprefix("Beats players ").removesuffix("%"))
+    assert abs(shown_rate - forrest["bot_win_rate"] * 100) <= 0.5
     expect(page.locator('[data-games="forrest"]')).to_contain_text(f"of {forrest['games']} game")
     stats = page.locator("#session-stats")
     expect(stats.locator(".stat", has_text="Games").locator("dd")).to_have_text("1")

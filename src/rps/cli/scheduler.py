@@ -144,7 +144,8 @@ def build_scheduler(settings: Settings, base_url: str) -> Scheduler | None:
             rng.sample(personas, len(personas)), policies, settings.SCHEDULER_GAMEPLAY_GAMES
         )
         with httpx.Client(base_url=base_url, timeout=30) as client:
-            summary = HttpSimulator(client, token, rng).run(plan)
+            # Read the token each time: a rotated token works without restarting `rps up`.
+            summary = HttpSimulator(client, settings.admin_token(), rng).run(plan)
         return f"{summary.games} persona games, {summary.rounds} rounds"
 
     def training() -> str:

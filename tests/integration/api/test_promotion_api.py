@@ -296,6 +296,29 @@ def test_a_report_is_recorded_once_per_event_id(
     }
 
 
+def test_two_reports_racing_with_one_event_id_store_one_row(
+    client: TestClient, admin_headers: dict[str, str], container, monkeypatch
+) -> None:
+    """The second request looked before the first stored (both saw no row): the database's
+    unique key turns the second insert away, and it answers with the stored row."""
+    first = client.post(REPORT, json=report_body(), headers=admin_headers)
+    assert first.status_code == 200, first.text
+    real_lookup = container.promotions.event_by_id
+    lookups: list[str] = []
+
+    def stale_lookup(event_id: str):
+        lookups.append(event_id)
+        return None if len(lookups) == 1 else real_lookup(event_id)
+
+    monkeypatch.setattr(container.promotions, "event_by_id", stale_lookup)
+    late = client.post(REPORT, json=report_body(reason="the racing copy"), headers=admin_headers)
+    assert late.status_code == 200, late.text
+    assert late.json()["recorded"] is False
+    assert late.json()["event"] == first.json()["event"]
+    assert len(lookups) == 2
+    assert len(history(client)) == 1
+
+
 def test_a_report_without_an_event_id_gets_one(
     client: TestClient, admin_headers: dict[str, str]
 ) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
 
 from rps.api.deps import AdminDep, ContainerDep
 from rps.api.schemas import Detail, Text
@@ -202,7 +203,14 @@ async def promotion_report(body: PromotionReport, container: ContainerDep) -> An
         assignments_before=_aliases(body.assignments_before),
         assignments_after=_aliases(body.assignments_after),
     )
-    row_id = await asyncio.to_thread(container.promotions.add_event, event)
+    try:
+        row_id = await asyncio.to_thread(container.promotions.add_event, event)
+    except IntegrityError:
+        # The same event_id arrived twice at once: the other request stored it.
+        stored = await asyncio.to_thread(container.promotions.event_by_id, event_id)
+        if stored is None:
+            raise
+        return {"recorded": False, "event": ledger_row(stored)}
     if container.metrics.lifecycle is not None:
         container.metrics.lifecycle.refresh()
     return {"recorded": True, "event": ledger_row(replace(event, id=row_id))}

@@ -99,7 +99,7 @@ async function refreshWinRates() {
       node.textContent = "No games yet";
       games.textContent = "";
     } else {
-      node.textContent = `Wins ${percent(row.bot_win_rate)}`;
+      node.textContent = `Beats players ${percent(row.bot_win_rate)}`;
       games.textContent = `of ${row.games} ${row.games === 1 ? "game" : "games"}`;
       games.title = node.title = "The bot's win rate in finished games against people";
     }
