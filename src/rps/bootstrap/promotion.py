@@ -37,7 +37,11 @@ class RegistryPublisher:
     def sync_cache(self) -> str:
         from rps.bootstrap.model_sources import build_serving_cache
 
-        summary = sync_from_registry(self._registry, build_serving_cache(self._settings))
+        # The cache holds exactly the aliased models (SPEC §6.3): runs that lost their last
+        # alias go, after the new manifest is written.
+        summary = sync_from_registry(
+            self._registry, build_serving_cache(self._settings), clean=True
+        )
         return f"serving cache at generation {summary.published.generation}"
 
     def reload_app(self) -> str:
