@@ -629,6 +629,15 @@ def fmt(x: float, digits: int = 2) -> str:
     return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
 
+def print_load(machine: dict[str, Any], busy_note: str) -> None:
+    """The load average before and after a run, and ``busy_note`` if it started busy."""
+    load_before = ", ".join(f"{x:.2f}" for x in machine["load_average_before"])
+    load_after = ", ".join(f"{x:.2f}" for x in machine["load_average_after"])
+    console.print(f"[bold]load average[/] (1, 5, 15 min): before {load_before}; after {load_after}")
+    if machine["load_average_before"][0] > 0.5:
+        console.print(f"[yellow]note[/]: {busy_note}")
+
+
 def print_report(report: dict[str, Any]) -> None:
     m, s, c = report["machine"], report["server"], report["client"]
     console.print(
@@ -647,14 +656,11 @@ def print_report(report: dict[str, Any]) -> None:
         f"policy {c['policy']}; {c['requests']} requests per endpoint per phase; "
         f"warm-up {c['warmup']} of each"
     )
-    load_before = ", ".join(f"{x:.2f}" for x in m["load_average_before"])
-    load_after = ", ".join(f"{x:.2f}" for x in m["load_average_after"])
-    console.print(f"[bold]load average[/] (1, 5, 15 min): before {load_before}; after {load_after}")
-    if m["load_average_before"][0] > 0.5:
-        console.print(
-            "[yellow]note[/]: the machine was not idle before the run; other processes "
-            "compete with the server and the client, so expect noisy tails"
-        )
+    print_load(
+        m,
+        "the machine was not idle before the run; other processes compete with the server "
+        "and the client, so expect noisy tails",
+    )
     if s["database"] != "sqlite":
         console.print(
             "[yellow]note[/]: server CPU is the rps process only; the database server's own CPU "

@@ -73,6 +73,7 @@ from benchmarks.play_latency import (  # noqa: E402
     games_for,
     machine_info,
     phase_result,
+    print_load,
     quantile,
 )
 from rich.table import Table  # noqa: E402
@@ -538,14 +539,11 @@ def print_report(report: dict[str, Any]) -> None:
         f"[bold]machine[/]: nproc {m['nproc']} ({m['cpu_model']}), Python {m['python']}, "
         f"{m['platform']}"
     )
-    load_before = ", ".join(f"{x:.2f}" for x in m["load_average_before"])
-    load_after = ", ".join(f"{x:.2f}" for x in m["load_average_after"])
-    console.print(f"[bold]load average[/] (1, 5, 15 min): before {load_before}; after {load_after}")
-    if m["load_average_before"][0] > 0.5:
-        console.print(
-            "[yellow]note[/]: the machine was not idle; compare the /play ratio with the "
-            "/healthz control ratio below before reading anything into it"
-        )
+    print_load(
+        m,
+        "the machine was not idle; compare the /play ratio with the /healthz control ratio "
+        "below before reading anything into it",
+    )
     c = report["client"]
     console.print(
         f"[bold]client[/]: one httpx.Client per server (HTTP/1.1 keep-alive), sequential; "

@@ -203,3 +203,17 @@ def get_settings() -> Settings:
 def export_environment(values: dict[str, str]) -> None:
     """Set variables for child processes (worker processes, the prometheus multiprocess dir)."""
     os.environ.update(values)
+
+
+# How the web process asks a remote MLflow server (MLflow reads these itself): briefly, since its
+# own defaults — several retries with backoff — would hold a reload for minutes when the server
+# is down. Set only where unset, so an operator's values win.
+SERVING_MLFLOW_CLIENT = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
+}
+
+
+def export_serving_client_defaults() -> None:
+    for name, value in SERVING_MLFLOW_CLIENT.items():
+        os.environ.setdefault(name, value)

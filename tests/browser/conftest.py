@@ -8,20 +8,16 @@ other hosts: the pages must work with nothing but this server.
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from onnx import TensorProto, helper
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
 
-from rps.domain.policy import REGISTERED_NAMES, Alias, Family
-from rps.features.names import FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION
-from rps.registry.serving_cache import LocalStore, PublishedModel, ServingCache
+from rps.domain.policy import Alias, Family
+from tests.support.onnx_models import publish_constant_models as publish
 from tests.support.server import REPO_ROOT, ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,47 +45,16 @@ ALIAS_PROBABILITIES = {
 ALIAS_VERSIONS = {Alias.PRODUCTION: "3", Alias.B: "4", Alias.SHADOW1: "2", Alias.SHADOW2: "1"}
 
 
-def constant_model(probabilities: tuple[float, float, float]) -> bytes:
-    """ONNX graph features[N,50] → probabilities[N,3]: softmax(features·0 + log p) = p."""
-    weights = helper.make_tensor("W", TensorProto.FLOAT, [FEATURE_COUNT, 3], [0.0] * 150)
-    bias = helper.make_tensor("B", TensorProto.FLOAT, [3], [math.log(p) for p in probabilities])
-    graph = helper.make_graph(
-        [
-            helper.make_node("Gemm", ["features", "W", "B"], ["logits"]),
-            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-        ],
-        "constant_answer",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", FEATURE_COUNT])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])],
-        [weights, bias],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
-
-
 def publish_constant_models(cache_dir: Path) -> None:
     """Put a model behind every family@alias of a local serving cache."""
-    models = {}
-    for family in Family:
-        for alias in Alias:
-            onnx_bytes = constant_model(ALIAS_PROBABILITIES[alias])
-            version = ALIAS_VERSIONS[alias]
-            run_id = hashlib.sha256(f"{family.value}-{alias.value}".encode()).hexdigest()[:32]
-            models[(family, alias)] = PublishedModel(
-                run_id=run_id,
-                version=version,
-                registered_name=REGISTERED_NAMES[family],
-                onnx_bytes=onnx_bytes,
-                metadata={
-                    "config_id": f"browser-{alias.value}",
-                    "feature_names": list(FEATURE_NAMES),
-                    "feature_version": FEATURE_VERSION,
-                    "input": "features",
-                    "output": "probabilities",
-                },
-            )
-    ServingCache(LocalStore(cache_dir)).publish(models)
+    publish(
+        cache_dir,
+        {
+            (family, alias): (ALIAS_PROBABILITIES[alias], ALIAS_VERSIONS[alias])
+            for family in Family
+            for alias in Alias
+        },
+    )
 
 
 @pytest.fixture(scope="session")

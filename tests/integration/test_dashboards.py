@@ -9,9 +9,7 @@ return data, and every alert rule must read series the app exports.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import re
 import shutil
 import signal
@@ -25,12 +23,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from onnx import TensorProto, helper
 from prometheus_client.parser import text_string_to_metric_families
 
-from rps.domain.policy import REGISTERED_NAMES, Alias, Family
-from rps.features.names import FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION
-from rps.registry.serving_cache import LocalStore, PublishedModel, ServingCache
+from rps.domain.policy import Alias, Family
+from tests.support.onnx_models import publish_constant_models
 from tests.support.server import REPO_ROOT, ServerProcess, free_port
 
 DASHBOARD = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "rps-mlops.json"
@@ -126,45 +122,16 @@ def metric_names(expr: str) -> set[str]:
 # A served model set: constant ONNX graphs, so no training is needed.
 
 
-def constant_graph(probabilities: tuple[float, float, float]) -> bytes:
-    """features[N, 50] → probabilities[N, 3], the same answer for every row."""
-    zeros = helper.make_tensor("zeros", TensorProto.FLOAT, [FEATURE_COUNT, 3], [0.0] * 150)
-    logits = [math.log(p) for p in probabilities]
-    bias = helper.make_tensor("bias", TensorProto.FLOAT, [3], logits)
-    graph = helper.make_graph(
-        [
-            helper.make_node("Gemm", ["features", "zeros", "bias"], ["logits"]),
-            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-        ],
-        "always_the_same",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", FEATURE_COUNT])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])],
-        [zeros, bias],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
-
-
 def publish_models(cache_dir: Path) -> None:
     # Every alias expects rock most, so the bot answers paper and a rock-only player loses.
-    graph = constant_graph((0.6, 0.25, 0.15))
-    models = {}
-    for family in SERVED:
-        for alias, version in VERSIONS.items():
-            models[(family, alias)] = PublishedModel(
-                run_id=hashlib.sha256(f"{family}/{alias}".encode()).hexdigest()[:32],
-                version=version,
-                registered_name=REGISTERED_NAMES[family],
-                onnx_bytes=graph,
-                metadata={
-                    "feature_names": list(FEATURE_NAMES),
-                    "feature_version": FEATURE_VERSION,
-                    "input": "features",
-                    "output": "probabilities",
-                },
-            )
-    ServingCache(LocalStore(cache_dir)).publish(models)
+    publish_constant_models(
+        cache_dir,
+        {
+            (family, alias): ((0.6, 0.25, 0.15), version)
+            for family in SERVED
+            for alias, version in VERSIONS.items()
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,7 @@ from rps.domain.policy import REGISTERED_NAMES, Alias, Family
 from rps.registry.mlflow_registry import MlflowRegistry
 from rps.registry.serving_cache import CacheError, Manifest, ServingCache, open_store
 from rps.serving.model_manager import FetchedModel, ModelUnavailableError
-from rps.settings import Settings
+from rps.settings import Settings, export_serving_client_defaults
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +102,7 @@ class RegistrySource:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RegistrySource:
-        # The web process asks a remote tracking server briefly: MLflow's own default retries
-        # (with backoff) would hold a reload for minutes when the server is down.
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        export_serving_client_defaults()
         registry = build_registry(settings)
         local = None if settings.MLFLOW_TRACKING_URI else settings.DATA_PATH / "mlflow.db"
         return cls(registry, local)

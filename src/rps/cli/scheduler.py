@@ -10,7 +10,6 @@ MLflow client. One job runs at a time; a failing job is logged and tried again n
 from __future__ import annotations
 
 import logging
-import os
 import random
 import subprocess
 import sys
@@ -24,7 +23,7 @@ import httpx
 from rps.domain.personas import PersonaName
 from rps.domain.policy import Policy
 from rps.services.simulation import HttpSimulator, schedule
-from rps.settings import Settings
+from rps.settings import Settings, export_environment
 
 log = logging.getLogger("rps.scheduler")
 
@@ -89,12 +88,10 @@ class Scheduler:
             self._stop.wait(max(0.2, min(5.0, next_due - self.clock())))
 
 
-def _rps(*args: str, app_url: str, timeout: float | None = None) -> str:
-    """Run an `rps` command as a child process (told where the app listens, so it can ask it
-    to reload); the last line it printed is the job's result."""
+def _rps(*args: str, timeout: float | None = None) -> str:
+    """Run an `rps` command as a child process; the last line it printed is the job's result."""
     completed = subprocess.run(
         [sys.executable, "-m", "rps.cli.main", *args],
-        env={**os.environ, "APP_URL": app_url},
         check=False,
         capture_output=True,
         text=True,
@@ -127,6 +124,8 @@ def build_scheduler(settings: Settings, base_url: str) -> Scheduler | None:
     """The jobs the settings ask for; None when the scheduler is off."""
     if not settings.SCHEDULER_ENABLED:
         return None
+    # The child processes (training, promotion) ask the app at this address to reload.
+    export_environment({"APP_URL": base_url})
     now = time.monotonic()
     jobs: list[Job] = []
     rng = random.Random()
@@ -149,10 +148,10 @@ def build_scheduler(settings: Settings, base_url: str) -> Scheduler | None:
         return f"{summary.games} persona games, {summary.rounds} rounds"
 
     def training() -> str:
-        return _rps("train-scheduled", app_url=base_url, timeout=6 * 3600)
+        return _rps("train-scheduled", timeout=6 * 3600)
 
     def promotion() -> str:
-        return _rps("promote", app_url=base_url, timeout=1800)
+        return _rps("promote", timeout=1800)
 
     if settings.SCHEDULER_GAMEPLAY_SECONDS > 0 and token:
         jobs.append(Job("persona gameplay", settings.SCHEDULER_GAMEPLAY_SECONDS, gameplay, now))

@@ -24,7 +24,6 @@ from rps.persistence.tables import (
     model_assignments,
     promotion_events,
     rounds,
-    utcnow,
 )
 
 # Rounds played by a model or its stand-in: a game counts for a version only if the version
@@ -451,7 +450,3 @@ def event_from_json(data: Mapping[str, Any]) -> LedgerEvent:
         raise ValueError("ledger row created_at must carry a UTC offset")
     values["created_at"] = created
     return LedgerEvent(**values)
-
-
-def now() -> datetime:
-    return utcnow()

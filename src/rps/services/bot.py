@@ -15,6 +15,7 @@ from rps.domain.openings import OPENING_ROUNDS
 from rps.domain.personas import PersonaName, persona_move
 from rps.domain.policy import (
     Alias,
+    EvTerms,
     Policy,
     Probabilities,
     ProbabilitySource,
@@ -38,6 +39,8 @@ class Decision:
     model_version: str | None = None
     model_run_id: str | None = None
     fallback_reason: str | None = None
+    # The round's EV coefficients, when the decision computed them (shadow scoring reuses them).
+    ev_terms: EvTerms | None = None
     # Every alias of the family on the same features (shadows never affect play).
     alias_answers: tuple[tuple[Alias, ModelAnswer], ...] = ()
 
@@ -48,7 +51,7 @@ def score_aliases(
     """How each alias's prediction and EV move would have fared against the user's real move."""
     if not decision.alias_answers:
         return ()
-    terms = ev_terms(played.values, bot_before, user_before)
+    terms = decision.ev_terms or ev_terms(played.values, bot_before, user_before)
     scored = []
     for alias, answer in decision.alias_answers:
         probs = answer.probabilities
@@ -140,7 +143,8 @@ def decide(
             fallback_reason=answer.reason,
             alias_answers=alias_answers,
         )
-    evs = apply_ev_terms(ev_terms(values, game.bot_score, game.user_score), answer.probabilities)
+    terms = ev_terms(values, game.bot_score, game.user_score)
+    evs = apply_ev_terms(terms, answer.probabilities)
     return Decision(
         choose_ev_move(evs),
         ProbabilitySource.MODEL,
@@ -150,5 +154,6 @@ def decide(
         model_alias=served_alias.value,
         model_version=answer.version,
         model_run_id=answer.run_id,
+        ev_terms=terms,
         alias_answers=alias_answers,
     )

@@ -288,7 +288,7 @@ class PromotionService:
 
     def _write(self, event: LedgerEvent) -> LedgerEvent:
         row_id = self._repo.add_event(event)
-        return _with_id(event, row_id)
+        return replace(event, id=row_id)
 
     # -- manual control ------------------------------------------------------------------------
 
@@ -430,10 +430,6 @@ def _bare_event(
         applied=False,
         details=facts,
     )
-
-
-def _with_id(event: LedgerEvent, row_id: int) -> LedgerEvent:
-    return replace(event, id=row_id)
 
 
 def families_from(names: Sequence[str] | None) -> list[Family]:

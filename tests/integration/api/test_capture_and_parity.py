@@ -27,7 +27,7 @@ from rps.serving.parity import (
 from rps.settings import load_settings
 from tests.integration.api.test_model_rounds import VERSIONS
 from tests.integration.test_cli import _env, _output, rps
-from tests.unit.serving.test_model_manager import DictSource, fetched
+from tests.support.onnx_models import DictSource, fetched
 
 
 @pytest.fixture

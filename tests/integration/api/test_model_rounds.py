@@ -13,7 +13,7 @@ from rps.bootstrap import build_container
 from rps.domain.policy import Alias, Family
 from rps.persistence.database import Database, migrate
 from tests.integration.api.test_platform_api import metric_value
-from tests.unit.serving.test_model_manager import DictSource, fetched
+from tests.support.onnx_models import DictSource, fetched
 
 VERSIONS = {Alias.PRODUCTION: "11", Alias.B: "12", Alias.SHADOW1: "13", Alias.SHADOW2: "14"}
 

@@ -41,7 +41,7 @@ from rps.features.stateless import stateless_features
 from rps.serving.model_manager import FetchedModel
 from rps.settings import Settings, load_settings
 from tests.conftest import ADMIN_TOKEN
-from tests.unit.serving.test_model_manager import DictSource, constant_model
+from tests.support.onnx_models import DictSource, constant_model
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
 PRODUCTION = (0.6, 0.3, 0.1)

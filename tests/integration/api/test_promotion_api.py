@@ -25,7 +25,7 @@ from rps.persistence.promotion_repository import LedgerEvent
 from rps.persistence.tables import alias_predictions, games
 from rps.settings import Settings, load_settings
 from tests.integration.api.test_platform_api import metric_value
-from tests.unit.serving.test_model_manager import DictSource, fetched
+from tests.support.onnx_models import DictSource, fetched
 
 HISTORY = "/internal/promotion/history"
 REPORT = "/internal/promotion/report"

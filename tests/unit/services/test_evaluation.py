@@ -31,7 +31,7 @@ from rps.services.evaluation import (
     win_stay_lose_shift,
 )
 from rps.serving.model_manager import ModelManager
-from tests.unit.serving.test_model_manager import DictSource, fetched
+from tests.support.onnx_models import DictSource, fetched
 
 R, P, S = Move.ROCK, Move.PAPER, Move.SCISSORS
 W, L, D = Outcome.WIN, Outcome.LOSE, Outcome.DRAW

@@ -2,76 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
 
 from rps.domain.policy import Alias, Family
 from rps.features.names import FEATURE_COUNT, FEATURE_VERSION
-from rps.serving.model_manager import (
-    FetchedModel,
-    LoadedModel,
-    ModelManager,
-    ModelUnavailableError,
-)
+from rps.serving.model_manager import FetchedModel, LoadedModel, ModelManager
 from rps.serving.predictor import ModelAnswer, ModelUnavailable
-
-
-def constant_model(probabilities: tuple[float, float, float]) -> bytes:
-    """An ONNX graph features[N,50] → probabilities[N,3] that always answers ``probabilities``
-    (softmax of their logs over a zero-weight linear layer)."""
-    weights = helper.make_tensor("W", TensorProto.FLOAT, [FEATURE_COUNT, 3], [0.0] * 150)
-    bias = helper.make_tensor(
-        "B", TensorProto.FLOAT, [3], [float(np.log(p)) for p in probabilities]
-    )
-    graph = helper.make_graph(
-        [
-            helper.make_node("Gemm", ["features", "W", "B"], ["logits"]),
-            helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1),
-        ],
-        "constant",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", FEATURE_COUNT])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", 3])],
-        [weights, bias],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    return model.SerializeToString()
-
-
-def fetched(version: str, probabilities=(0.7, 0.2, 0.1), *, feature_version=FEATURE_VERSION):
-    payload = constant_model(probabilities)
-    return FetchedModel(
-        payload,
-        version,
-        f"run-{version}",
-        hashlib.sha256(payload).hexdigest(),
-        {"feature_version": feature_version},
-    )
-
-
-class DictSource:
-    """A source backed by a dict; values may be exceptions to raise."""
-
-    def __init__(self, name: str, models: dict | None = None, generation: int | None = 1):
-        self.name = name
-        self.models = models or {}
-        self._generation = generation
-        self.calls = 0
-
-    def fetch(self, family: Family, alias: Alias) -> FetchedModel:
-        self.calls += 1
-        value = self.models.get((family, alias))
-        if value is None:
-            raise ModelUnavailableError("no_model", "not here")
-        if isinstance(value, Exception):
-            raise value
-        return value
-
-    def generation(self) -> int | None:
-        return self._generation
+from tests.support.onnx_models import DictSource, fetched
 
 
 def full(version: str = "1", **kwargs) -> dict:
