@@ -55,6 +55,29 @@ class Settings(BaseSettings):
     SCHEDULER_GAMEPLAY_GAMES: int = Field(12, ge=1)
     SCHEDULER_PROMOTION_SECONDS: float = Field(600.0, ge=0.0)
     SCHEDULER_TRAINING_SECONDS: float = Field(3600.0, ge=0.0)
+    # The decision layer (SPEC §4); defaults chosen on the gym's training part
+    # (rps.domain.decision.DecisionParams documents each one).
+    DECISION_LEARNING_RATE: float = Field(0.8, gt=0.0, le=1.0)
+    DECISION_SHARE: float = Field(0.05, ge=0.0, lt=1.0)
+    DECISION_UNIFORM_PRIOR: float = Field(0.3, gt=0.0, lt=1.0)
+    DECISION_UNIFORM_LEARNING_RATE: float = Field(0.8, gt=0.0, le=1.0)
+    DECISION_UNIFORM_SHARE: float = Field(0.05, ge=0.0, lt=1.0)
+    DECISION_PSEUDO_COUNT: float = Field(1.0, gt=0.0)
+    DECISION_DECAY: float = Field(0.8, gt=0.0, le=1.0)
+    DECISION_MODEL_LEARNING_RATE: float = Field(0.8, gt=0.0, le=1.0)
+    DECISION_MODEL_SHARE: float = Field(0.02, ge=0.0, lt=1.0)
+    DECISION_MODEL_PRIOR_FLOOR: float = Field(0.05, gt=0.0, lt=1.0)
+    DECISION_MODEL_PRIOR_CEILING: float = Field(0.85, gt=0.0, lt=1.0)
+    DECISION_MODEL_PRIOR_SLOPE: float = Field(2.0, ge=0.0)
+    DECISION_EVIDENCE_THRESHOLD: float = 0.0
+    DECISION_MODEL_EVIDENCE_BURDEN: float = Field(0.5, ge=0.0)
+    DECISION_SAMPLE_MARGIN: float = Field(0.0, ge=0.0)
+    # What plays when no model answers: the layer without a model, or the seed's personas.
+    FALLBACK: Literal["layer", "persona"] = "layer"
+    # The strength-aware acceptance gate (SPEC §5).
+    GATE_GAMES_PER_OPPONENT: int = Field(20, ge=1)
+    ACCEPT_MAX_BELOW_LAYER: float = Field(2.0, ge=0.0, le=100.0)
+    ACCEPT_MAX_BELOW_GREEDY: float = Field(0.0, ge=0.0, le=100.0)
     LEADERBOARD_MIN_GAMES: int = Field(5, ge=1)
     PUBLIC_PREDICT: bool = False
     ASSET_VERSION: str | None = None

@@ -219,8 +219,8 @@ def test_with_human_games_one_persona_game_in_stride_is_kept_newest_first(
     assert kept_persona == persona_ids[::-1][::5][::-1]  # the newest, then every 5th back
     assert kept_persona[-1] == persona_ids[-1]
     assert len(kept_persona) == math.ceil(len(persona_ids) / 5)
-    others = [g.game_id for g, c in zip(chosen, pattern, strict=True) if c != "p"]
-    assert set(others) <= set(ds.game_ids)
+    humans = [g.game_id for g, c in zip(chosen, pattern, strict=True) if c == "h"]
+    assert set(humans) <= set(ds.game_ids)
     assert ds.stats["persona_games_total"] == 20
     assert ds.stats["persona_games_kept"] == ds.stats["persona_games"] == 4
     assert ds.stats["human_games"] == 3
@@ -232,19 +232,23 @@ def test_with_human_games_one_persona_game_in_stride_is_kept_newest_first(
     pattern=st.text(alphabet="phs", min_size=1, max_size=60),
     stride=st.integers(min_value=1, max_value=9),
 )
-def test_persona_downsampling_keeps_ceil_n_over_stride_only_when_humans_played(
+def test_scripted_downsampling_keeps_ceil_n_over_stride_only_when_humans_played(
     long_games: list[Game], pattern: str, stride: int
 ) -> None:
     chosen = long_games[: len(pattern)]
     ds = dataset_from_games(chosen, _sources(pattern), legacy_game_stride=stride)
 
     n_persona = pattern.count("p")
+    n_simulated = pattern.count("s")
     expected = math.ceil(n_persona / stride) if "h" in pattern else n_persona
+    expected_simulated = math.ceil(n_simulated / stride) if "h" in pattern else n_simulated
     assert ds.stats["persona_games"] == expected
-    assert ds.n_games == len(pattern) - n_persona + expected
-    if n_persona:
-        newest_persona = chosen[pattern.rindex("p")].game_id
-        assert newest_persona in ds.game_ids
+    assert ds.stats["simulated_games"] == expected_simulated
+    assert ds.n_games == pattern.count("h") + expected + expected_simulated
+    for kind in "ps":
+        if kind in pattern:
+            newest = chosen[pattern.rindex(kind)].game_id
+            assert newest in ds.game_ids
 
 
 def test_without_human_games_every_persona_game_is_kept(long_games: list[Game]) -> None:

@@ -207,17 +207,20 @@ def test_test_flags_carry_over_and_training_leaves_those_games_out(
     assert not test_games & set(dataset.game_ids)
 
 
-def test_imported_games_feed_the_training_dataset_with_personas_downsampled(
+def test_imported_games_feed_the_training_dataset_with_scripted_games_downsampled(
     database: Database, legacy: tuple[Path, list[LegacyGame]]
 ) -> None:
     path, made = legacy
     usable = [g for g in made if not g.is_test and len(g.rounds) >= MIN_LABEL_STEP]
     persona = [g for g in usable if _expected_source(g) is GameSource.PERSONA]
-    others = [g for g in usable if _expected_source(g) is not GameSource.PERSONA]
+    simulated = [g for g in usable if _expected_source(g) is GameSource.SIMULATED]
+    humans = [g for g in usable if _expected_source(g) is GameSource.HUMAN]
     stride = 3
-    # One persona game in ``stride``, counting back from the newest (SPEC §5).
+    # One persona and one simulated game in ``stride``, each counting back from the newest
+    # (SPEC §5).
     kept_persona = persona[::-1][::stride][::-1]
-    kept = sorted(others + kept_persona, key=lambda g: g.created_at)
+    kept_simulated = simulated[::-1][::stride][::-1]
+    kept = sorted(humans + kept_persona + kept_simulated, key=lambda g: g.created_at)
     assert len(persona) > len(kept_persona) > 0
 
     import_legacy(path, database)

@@ -20,6 +20,7 @@ from sqlalchemy import insert
 
 from rps.bootstrap import build_container
 from rps.domain.game import Game
+from rps.domain.gym import resolve
 from rps.domain.personas import PersonaName
 from rps.features import RoundTable
 from rps.persistence.database import Database
@@ -199,7 +200,7 @@ def test_load_dataset_equals_the_dataset_of_the_same_games_in_memory(
     container = build_container(settings, rng=random.Random(3), opening_rng=random.Random(4))
     try:
         simulator = InProcessSimulator(container.gameplay, container.games, random.Random(5))
-        plan = schedule(list(PersonaName), ["brian", "forrest", "logan"], 40)
+        plan = schedule(resolve(["personas"]), ["brian", "forrest", "logan"], 40)
         persona = [simulator.play_one(p, policy, is_test=False) for p, policy in plan]
     finally:
         container.close()
@@ -243,4 +244,5 @@ def test_load_dataset_equals_the_dataset_of_the_same_games_in_memory(
     assert default.stats["persona_games_total"] == 40
     assert default.stats["persona_games_kept"] == 8  # human games exist: one in 5
     assert default.stats["human_games"] == 12
-    assert default.stats["simulated_games"] == 3
+    assert default.stats["simulated_games_total"] == 3
+    assert default.stats["simulated_games"] == 1  # one in 5 too, the newest kept

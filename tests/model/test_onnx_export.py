@@ -1,5 +1,6 @@
 """The serving graph of every family: one input ``features`` [N, 50], one output
-``probabilities`` [N, 3], equal to the native model within 1e-5 (SPEC §6.4)."""
+``probabilities`` [N, 3], equal to the native model within 1e-5 (SPEC §6.4), with or without a
+calibration temperature (SPEC §5)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ import pytest
 from rps.domain.policy import Family
 from rps.models.base import ONNX_MAX_ABS_DIFF, ModelFamily
 from rps.models.catalog import model_for
-from rps.models.onnx_export import OnnxMismatch, check_onnx, onnx_probabilities
+from rps.models.onnx_export import (
+    OnnxMismatch,
+    check_onnx,
+    onnx_probabilities,
+    with_temperature,
+)
+from rps.training.calibration import apply_temperature
 from tests.model.configs import QUICK
 from tests.model.games import Dataset
 
@@ -105,3 +112,74 @@ def test_a_graph_that_computes_something_else_is_refused(
     with pytest.raises(OnnxMismatch, match="differ"):
         check_onnx(model, other_graph, mixed_data.X_test)
     assert issubclass(OnnxMismatch, ValueError)
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES, ids=str)
+@pytest.mark.parametrize("temperature", [0.4, 2.5])
+def test_a_graph_with_a_temperature_equals_the_native_calibrated_probabilities(
+    fitted: dict[Family, tuple[ModelFamily, bytes]],
+    mixed_data: Dataset,
+    family: Family,
+    temperature: float,
+) -> None:
+    model, graph = fitted[family]
+    calibrated = with_temperature(graph, temperature)
+    for features in (mixed_data.X_test, random_rows(2000, seed=2)):
+        expected = apply_temperature(model.predict_proba(features), temperature)
+        exported = onnx_probabilities(calibrated, features)
+        assert np.abs(exported - expected).max() <= ONNX_MAX_ABS_DIFF
+        np.testing.assert_allclose(exported.sum(axis=1), 1.0, atol=1e-5)
+        assert (
+            check_onnx(
+                model, calibrated, features, calibrate=lambda p: apply_temperature(p, temperature)
+            )
+            <= ONNX_MAX_ABS_DIFF
+        )
+    # the uncalibrated comparison fails: the temperature really is in the graph
+    with pytest.raises(OnnxMismatch):
+        check_onnx(model, calibrated, mixed_data.X_test)
+
+
+@pytest.mark.parametrize("family", ALL_FAMILIES, ids=str)
+def test_a_calibrated_graph_keeps_the_signature_and_records_its_temperature(
+    fitted: dict[Family, tuple[ModelFamily, bytes]], family: Family
+) -> None:
+    calibrated = onnx.load_from_string(with_temperature(fitted[family][1], 2.0))
+    onnx.checker.check_model(calibrated, full_check=True)
+    graph = calibrated.graph
+    initializers = {i.name for i in graph.initializer}
+    assert [i.name for i in graph.input if i.name not in initializers] == ["features"]
+    assert [o.name for o in graph.output] == ["probabilities"]
+    assert graph.node[-1].op_type == "Softmax"
+    assert graph.node[-1].output == ["probabilities"]
+    assert [node.output[0] for node in graph.node].count("probabilities") == 1
+    assert {p.key: p.value for p in calibrated.metadata_props}["rps.temperature"] == "2.0"
+    with pytest.raises(ValueError, match="already"):
+        with_temperature(calibrated.SerializeToString(), 2.0)
+
+
+def test_a_temperature_of_one_leaves_the_graph_unchanged(
+    fitted: dict[Family, tuple[ModelFamily, bytes]],
+) -> None:
+    graph = fitted[Family.XGBOOST][1]
+    assert with_temperature(graph, 1.0) == graph
+    for bad in (0.0, -2.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature"):
+            with_temperature(graph, bad)
+
+
+def test_a_calibrated_graph_gives_finite_probabilities_when_the_model_is_certain() -> None:
+    """A model whose softmax underflows to exactly 0: the floor keeps the log finite."""
+    rows = np.zeros((40, 50), dtype=np.float32)
+    rows[:, 0] = np.repeat([-1.0, 1.0], 20)
+    moves = np.repeat([0, 1], 20)
+    model = model_for(Family.MULTINOMIAL_LOGISTIC, {"lr": 5.0, "epochs": 200, "l2": 0.0}, seed=0)
+    model.fit(rows, moves)
+    extreme = rows * 1000
+    assert (model.predict_proba(extreme) == 0).any()
+    graph = with_temperature(model.to_onnx(), 3.0)
+    exported = onnx_probabilities(graph, extreme)
+    assert np.isfinite(exported).all()
+    assert check_onnx(model, graph, extreme, calibrate=lambda p: apply_temperature(p, 3.0)) <= (
+        ONNX_MAX_ABS_DIFF
+    )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rps.settings import SettingsError, load_settings
+from rps.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_derive_every_store_from_data_path(tmp_path):
@@ -70,3 +70,17 @@ def test_cors_origins_are_split_on_commas(tmp_path):
         DATA_PATH=tmp_path, CORS_ORIGINS="https://a.example, https://b.example"
     )
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_every_decision_layer_parameter_has_a_setting_whose_default_is_the_layers():
+    import dataclasses
+
+    from rps.bootstrap import decision_params
+    from rps.domain.decision import DEFAULT_PARAMS, DecisionParams
+
+    names = {f"DECISION_{f.name.upper()}" for f in dataclasses.fields(DecisionParams)}
+    assert names <= set(Settings.model_fields)
+    assert decision_params(load_settings()) == DEFAULT_PARAMS
+    tuned = decision_params(load_settings(DECISION_DECAY=0.9, DECISION_MODEL_EVIDENCE_BURDEN=1.5))
+    assert (tuned.decay, tuned.model_evidence_burden) == (0.9, 1.5)
+    assert tuned.digest() != DEFAULT_PARAMS.digest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rps.domain.decision import Belief
 from rps.domain.move import MOVES, Outcome
 from rps.domain.round_values import RoundValues
 from rps.features.names import FEATURE_COUNT
@@ -19,6 +20,18 @@ def _triple(values: tuple[float, float, float] | None) -> dict[str, float] | Non
     if values is None:
         return None
     return {m.value: float(v) for m, v in zip(MOVES, values, strict=True)}
+
+
+def _belief(belief: Belief | None) -> dict[str, Any] | None:
+    """The decision layer's blend: the P the EV rule used, each expert's share, the parameters."""
+    if belief is None:
+        return None
+    return {
+        "probabilities": _triple(belief.probabilities),
+        "model_weight": belief.model_weight,
+        "weights": belief.weights(),
+        "params": belief.params_digest,
+    }
 
 
 def points(values: RoundValues | None) -> dict[str, float] | None:
@@ -101,6 +114,7 @@ def play_response(result: RoundResult) -> dict[str, Any]:
             "features": d.features,  # a numpy row: the response class encodes it directly
             "feature_count": FEATURE_COUNT,
             "round_no": p.round_no,
+            "belief": _belief(d.belief),
         },
         "message": _message(result),
     }

@@ -132,12 +132,26 @@ class AbAssignment(BaseModel):
     is_variant: bool
 
 
+class BeliefInfo(BaseModel):
+    """The decision layer's blend (SPEC §4): what the EV rule actually used."""
+
+    probabilities: RoundPoints = Field(description="The blended P(user plays each move)")
+    model_weight: float | None = Field(
+        description="The model expert's share of the blend (null: the layer without a model)"
+    )
+    weights: dict[str, float] = Field(description="Every expert's share, by name")
+    params: str = Field(description="Digest of the layer's parameters (the scoring version)")
+
+
 class DebugInfo(BaseModel):
-    probabilities: RoundPoints | None
+    probabilities: RoundPoints | None = Field(
+        description="The model's own (calibrated) probabilities, before blending"
+    )
     expected_values: RoundPoints | None
     features: list[float] | None
     feature_count: int
     round_no: int
+    belief: BeliefInfo | None = None
 
 
 class PlayResponse(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from rps.domain.decision import DecisionParams
 from rps.domain.policy import Family
 from rps.observability.metrics import Metrics
 from rps.persistence.database import Database, migrate
@@ -19,6 +20,7 @@ from rps.services.gameplay import GameplayService
 from rps.services.lifecycle_metrics import lifecycle_snapshot
 from rps.serving.capture import inference_capture
 from rps.serving.model_manager import ModelManager, ModelSource
+from rps.serving.policy import DecisionConfig, FallbackMode
 from rps.settings import Settings
 
 
@@ -76,12 +78,38 @@ def build_container(
         capture=inference_capture(
             settings.RPS_CAPTURE_INFERENCE_DIR, settings.RPS_CAPTURE_INFERENCE_SAMPLE_RATE
         ),
+        decision=decision_config(settings),
     )
     container = Container(settings, database, games, metrics, models, gameplay)
     metrics.set_lifecycle_source(
         lambda: lifecycle_snapshot(container.promotions, container.lifecycle)
     )
     return container
+
+
+def decision_params(settings: Settings) -> DecisionParams:
+    """The decision layer's parameters from the ``DECISION_*`` settings."""
+    return DecisionParams(
+        learning_rate=settings.DECISION_LEARNING_RATE,
+        share=settings.DECISION_SHARE,
+        uniform_prior=settings.DECISION_UNIFORM_PRIOR,
+        uniform_learning_rate=settings.DECISION_UNIFORM_LEARNING_RATE,
+        uniform_share=settings.DECISION_UNIFORM_SHARE,
+        pseudo_count=settings.DECISION_PSEUDO_COUNT,
+        decay=settings.DECISION_DECAY,
+        model_learning_rate=settings.DECISION_MODEL_LEARNING_RATE,
+        model_share=settings.DECISION_MODEL_SHARE,
+        model_prior_floor=settings.DECISION_MODEL_PRIOR_FLOOR,
+        model_prior_ceiling=settings.DECISION_MODEL_PRIOR_CEILING,
+        model_prior_slope=settings.DECISION_MODEL_PRIOR_SLOPE,
+        evidence_threshold=settings.DECISION_EVIDENCE_THRESHOLD,
+        model_evidence_burden=settings.DECISION_MODEL_EVIDENCE_BURDEN,
+        sample_margin=settings.DECISION_SAMPLE_MARGIN,
+    )
+
+
+def decision_config(settings: Settings) -> DecisionConfig:
+    return DecisionConfig(decision_params(settings), FallbackMode(settings.FALLBACK))
 
 
 def default_model_sources(settings: Settings) -> list[ModelSource]:

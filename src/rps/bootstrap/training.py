@@ -10,13 +10,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from rps.bootstrap import decision_config
 from rps.bootstrap.model_sources import build_registry
 from rps.persistence.database import Database, migrate
 from rps.persistence.lifecycle_repository import LifecycleRepository
+from rps.persistence.strength_repository import StrengthRepository
 from rps.registry.mlflow_registry import MlflowRegistry
+from rps.serving.strength import StrengthGate
 from rps.settings import Settings
 from rps.training.dataset import Dataset, load_dataset
 from rps.training.runner import TrainingProgress, TrainingRunner
+from rps.training.strength_check import StrengthCheck
 
 
 def git_revision(settings: Settings) -> str | None:
@@ -62,10 +66,24 @@ class TrainingContext:
             assigned_by=assigned_by,
             git_revision=git_revision(self.settings),
             progress=progress,
+            strength=strength_check(self.settings),
+            strength_store=StrengthRepository(self.database),
         )
 
     def close(self) -> None:
         self.database.dispose()
+
+
+def strength_check(settings: Settings) -> StrengthCheck:
+    """How candidates play the gym and what they must achieve (``GATE_*``, ``ACCEPT_*``)."""
+    return StrengthCheck(
+        games_per_opponent=settings.GATE_GAMES_PER_OPPONENT,
+        decision=decision_config(settings),
+        gate=StrengthGate(
+            max_below_layer=settings.ACCEPT_MAX_BELOW_LAYER,
+            max_below_greedy=settings.ACCEPT_MAX_BELOW_GREEDY,
+        ),
+    )
 
 
 def build_training(settings: Settings, *, migrate_schema: bool = True) -> TrainingContext:

@@ -22,7 +22,7 @@ from rps.cli import legacy as legacy_commands
 from rps.cli import parity as parity_commands
 from rps.cli import promotion as promotion_commands
 from rps.cli import training as training_commands
-from rps.domain.personas import PersonaName, parse_persona
+from rps.domain.gym import GymPart, resolve
 from rps.services.gameplay import parse_policy
 from rps.services.simulation import (
     HttpSimulator,
@@ -164,27 +164,41 @@ def _print_summary(summary: SimulationSummary, elapsed_s: float) -> None:
 
 @app.command()
 def simulate(
-    users: Annotated[str, typer.Option(help="Personas playing the user side")] = ",".join(
-        p.value for p in PersonaName
-    ),
+    users: Annotated[
+        str,
+        typer.Option(
+            help="Who plays the user side: gym strategies, groups (naive, adaptive, "
+            "value_aware, mixed), personas, training, or population (the training mix: every "
+            "strategy of the gym's training part)"
+        ),
+    ] = "population",
     policies: Annotated[str, typer.Option(help="Bots to play against")] = "brian,forrest,logan",
     games: Annotated[int, typer.Option(min=1, help="Games in all (round-robin over pairs)")] = 24,
     via: Annotated[str | None, typer.Option(help="Play over HTTP against this server URL")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible games")] = None,
     test: Annotated[bool, typer.Option("--test", help="Mark the games as test games")] = False,
 ) -> None:
-    """Play personas as users against the bots and store the games (source=persona)."""
+    """Play gym strategies as users against the bots and store the games (personas as
+    source=persona, other strategies as source=simulated, named sim-<strategy>-<n>)."""
     settings = _settings()
     try:
-        personas = [parse_persona(u) for u in _split(users)]
+        strategies = resolve(_split(users))
         policy_names = [parse_policy(p).value for p in _split(policies)]
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    if not personas or not policy_names:
-        console.print("[red]need at least one user persona and one policy[/red]")
+    if not strategies or not policy_names:
+        console.print("[red]need at least one user strategy and one policy[/red]")
         raise typer.Exit(2)
-    plan = schedule(personas, policy_names, games)
+    held_out = [s.name for s in strategies if s.part is GymPart.HOLDOUT]
+    if held_out and not test:
+        console.print(
+            f"[red]{', '.join(held_out)}: holdout strategies never play training data (their "
+            "games would feed training); pass --test to store them as test games, or choose "
+            "from the training part[/red]"
+        )
+        raise typer.Exit(2)
+    plan = schedule(strategies, policy_names, games)
     rng = random.Random(seed)
     progress = Progress(
         TextColumn("[bold]simulating"),

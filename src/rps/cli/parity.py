@@ -45,6 +45,9 @@ def parity_table(report: ParityReport) -> Table:
     table.add_column("other version", justify="right")
     table.add_column("max feature diff", justify="right")
     table.add_column("max probability diff", justify="right")
+    table.add_column("blends replayed", justify="right")
+    table.add_column("max blend diff", justify="right")
+    table.add_column("other move", justify="right")
     table.add_column("worst round")
     for row in report.rows:
         table.add_row(
@@ -55,6 +58,9 @@ def parity_table(report: ParityReport) -> Table:
             str(row.version_mismatch),
             _diff(row.max_feature_diff, report.tolerance),
             _diff(row.max_probability_diff, report.tolerance),
+            str(row.blends_replayed),
+            _diff(row.max_blend_diff, report.tolerance),
+            f"[red]{row.move_mismatches}[/red]" if row.move_mismatches else "0",
             row.worst_round or "",
         )
     return table
@@ -79,7 +85,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay served rounds through the batch feature pipeline and the loaded model of the
         same family@alias and version; report the largest feature and probability differences."""
-        from rps.bootstrap import build_container
+        from rps.bootstrap import build_container, decision_params
         from rps.cli.main import _settings
 
         settings = _settings()
@@ -102,16 +108,24 @@ def register(app: typer.Typer) -> None:
                 assert directory is not None
                 captured = read_captures(directory, limit)
                 served = captured.rounds
-                histories, _ = load_histories((s.game_id for s in served), container.games.load)
+                histories, games = load_histories((s.game_id for s in served), container.games.load)
                 origin = f"captured rounds from {captured.files} files in {directory}"
                 if captured.bad_lines:
                     console.print(f"[yellow]{captured.bad_lines} unreadable lines skipped[/yellow]")
-            report = replay_rounds(served, histories, container.models, tolerance)
+            report = replay_rounds(
+                served,
+                histories,
+                container.models,
+                tolerance,
+                games=games,
+                params=decision_params(settings),
+            )
         finally:
             container.close()
         out.print(parity_table(report))
         console.print(
             f"{len(served)} {origin}; {report.replayed} replayed through the model, "
+            f"{report.blends_replayed} through the decision layer, "
             f"{report.missing_history} without a stored game history"
         )
         if not served:
@@ -126,9 +140,22 @@ def register(app: typer.Typer) -> None:
                 f"[red]features differ by up to {report.max_feature_diff:.3g} between serving "
                 "and the batch pipeline[/red]"
             )
+        failed = False
+        if report.move_mismatches:
+            console.print(
+                f"[red]{report.move_mismatches} replayed rounds chose another move than the "
+                "bot played[/red]"
+            )
+            failed = True
+        worst_blend = report.max_blend_diff
+        if worst_blend is not None and worst_blend > tolerance:
+            console.print(f"[red]replayed blends differ by up to {worst_blend:.3g}[/red]")
+            failed = True
         if not report.ok:
             console.print(
                 f"[red]probabilities differ by up to {report.max_probability_diff:.3g} "
                 f"(> {tolerance:g})[/red]"
             )
+            failed = True
+        if failed:
             raise typer.Exit(1)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from rps.domain.personas import PersonaName
+from rps.domain.gym import training_population
 from rps.domain.policy import Policy
 from rps.services.simulation import HttpSimulator, schedule
 from rps.settings import Settings, export_environment
@@ -130,7 +130,7 @@ def build_scheduler(settings: Settings, base_url: str) -> Scheduler | None:
     jobs: list[Job] = []
     rng = random.Random()
     token = settings.admin_token()
-    personas = list(PersonaName)
+    population = training_population()
     policies = [p.value for p in Policy]
     ready = threading.Event()
 
@@ -140,12 +140,12 @@ def build_scheduler(settings: Settings, base_url: str) -> Scheduler | None:
                 return "app not ready yet; skipped"
             ready.set()
         plan = schedule(
-            rng.sample(personas, len(personas)), policies, settings.SCHEDULER_GAMEPLAY_GAMES
+            rng.sample(population, len(population)), policies, settings.SCHEDULER_GAMEPLAY_GAMES
         )
         with httpx.Client(base_url=base_url, timeout=30) as client:
             # Read the token each time: a rotated token works without restarting `rps up`.
             summary = HttpSimulator(client, settings.admin_token(), rng).run(plan)
-        return f"{summary.games} persona games, {summary.rounds} rounds"
+        return f"{summary.games} simulated games, {summary.rounds} rounds"
 
     def training() -> str:
         return _rps("train-scheduled", timeout=6 * 3600)
@@ -154,7 +154,7 @@ def build_scheduler(settings: Settings, base_url: str) -> Scheduler | None:
         return _rps("promote", timeout=1800)
 
     if settings.SCHEDULER_GAMEPLAY_SECONDS > 0 and token:
-        jobs.append(Job("persona gameplay", settings.SCHEDULER_GAMEPLAY_SECONDS, gameplay, now))
+        jobs.append(Job("simulated gameplay", settings.SCHEDULER_GAMEPLAY_SECONDS, gameplay, now))
     if settings.SCHEDULER_TRAINING_SECONDS > 0:
         interval = settings.SCHEDULER_TRAINING_SECONDS
         jobs.append(Job("scheduled training", interval, training, now + interval))

@@ -83,6 +83,11 @@ def _fmt(metrics: dict[str, float], key: str) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
+def _points(difference: float | None) -> str:
+    """A paired win-rate difference in percentage points (training part of the gym)."""
+    return "—" if difference is None else f"{difference * 100:+.1f} pts"
+
+
 def outcomes_table(outcomes: Sequence[ModelOutcome]) -> Table:
     table = Table(title="trained models")
     for column in (
@@ -93,6 +98,10 @@ def outcomes_table(outcomes: Sequence[ModelOutcome]) -> Table:
         "test acc",
         "val acc (prod)",
         "cv mean ± std",
+        "val log-loss (T)",
+        "gym win (train / holdout)",
+        "vs model-free",
+        "vs greedy",
         "onnx Δ",
         "seconds",
     ):
@@ -103,6 +112,14 @@ def outcomes_table(outcomes: Sequence[ModelOutcome]) -> Table:
         if "cv_mean_acc" in m:
             cv = f"{m['cv_mean_acc']:.3f} ± {m.get('cv_std_acc', 0.0):.3f}"
         status = "error" if o.error else ("registered" if o.registered else "rejected")
+        if o.below_gate:
+            status = "[yellow]below_gate[/yellow]"
+        log_loss = "—"
+        if "val_log_loss" in m:
+            log_loss = f"{m['val_log_loss']:.3f} ({m.get('temperature', 1.0):.2f})"
+        gym = "—"
+        if "gym_training_win_rate" in m:
+            gym = f"{m['gym_training_win_rate']:.1%} / {m.get('gym_holdout_win_rate', 0.0):.1%}"
         table.add_row(
             o.planned.key,
             status,
@@ -111,6 +128,10 @@ def outcomes_table(outcomes: Sequence[ModelOutcome]) -> Table:
             _fmt(m, "test_acc_holdout"),
             _fmt(m, "val_acc_production"),
             cv,
+            log_loss,
+            gym,
+            _points(m.get("gym_training_vs_model_free_layer")),
+            _points(m.get("gym_training_vs_value_greedy")),
             f"{m['onnx_max_abs_diff']:.1e}" if "onnx_max_abs_diff" in m else "—",
             f"{o.seconds:.1f}",
         )
@@ -144,8 +165,13 @@ def _report(context: TrainingContext, outcomes: Sequence[ModelOutcome]) -> int:
     if empty:
         console.print(
             f"[yellow]{len(empty)} alias(es) point at no model; their games are played by the "
-            f"family's fallback persona: {', '.join(empty)}[/yellow]"
+            f"decision layer without a model: {', '.join(empty)}[/yellow]"
         )
+    for o in outcomes:
+        if o.below_gate:
+            console.print(
+                f"[yellow]{o.planned.key} v{o.version} is below the gate: {o.reason}[/yellow]"
+            )
     failures = [o for o in outcomes if o.error]
     for o in failures:
         console.print(f"[red]{o.planned.key} failed: {o.error}[/red]")

@@ -1,5 +1,6 @@
-"""`rps up`'s first-start bootstrap: on an empty registry, simulate persona games, train the
-12 models with the config's ``bootstrap`` profile, publish them to the serving cache.
+"""`rps up`'s first-start bootstrap: on an empty registry, simulate games of the gym's training
+population, train the 12 models with the config's ``bootstrap`` profile, publish them to the
+serving cache.
 
 Training and publishing run as child processes (`rps train`, `rps sync-cache`), so the process
 that goes on to serve never loads torch or xgboost.
@@ -16,7 +17,7 @@ from rich.console import Console
 
 from rps.bootstrap import build_container
 from rps.bootstrap.model_sources import build_registry, build_serving_cache
-from rps.domain.personas import PersonaName
+from rps.domain.gym import training_population
 from rps.domain.policy import Alias, Family, Policy
 from rps.registry.serving_cache import CacheError
 from rps.services.simulation import InProcessSimulator, schedule
@@ -46,16 +47,16 @@ def registry_aliases(settings: Settings) -> int:
     return sum(registry.alias_target(f, a) is not None for f in Family for a in Alias)
 
 
-def simulate_persona_games(settings: Settings, console: Console, games: int) -> None:
+def simulate_training_games(settings: Settings, console: Console, games: int) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     rng = random.Random(2026)
     container = build_container(settings, rng=rng, opening_rng=random.Random(7))
     try:
         container.models.reload()
-        plan = schedule(list(PersonaName), [p.value for p in Policy], games)
+        plan = schedule(training_population(), [p.value for p in Policy], games)
         with Progress(
-            TextColumn("[bold]persona games"), BarColumn(), MofNCompleteColumn(), console=console
+            TextColumn("[bold]simulated games"), BarColumn(), MofNCompleteColumn(), console=console
         ) as progress:
             task = progress.add_task("games", total=len(plan))
             summary = InProcessSimulator(container.gameplay, container.games, rng).run(
@@ -63,7 +64,10 @@ def simulate_persona_games(settings: Settings, console: Console, games: int) -> 
             )
     finally:
         container.close()
-    console.print(f"simulated {summary.games} persona games ({summary.rounds} rounds)")
+    console.print(
+        f"simulated {summary.games} games of the gym's training population "
+        f"({summary.rounds} rounds)"
+    )
 
 
 def bootstrap_models(settings: Settings, console: Console) -> None:
@@ -75,11 +79,11 @@ def bootstrap_models(settings: Settings, console: Console) -> None:
         return
     if registry_aliases(settings) == 0:
         console.print("models: none registered yet — training the bootstrap set")
-        simulate_persona_games(settings, console, BOOTSTRAP_GAMES)
+        simulate_training_games(settings, console, BOOTSTRAP_GAMES)
         if _rps("train", "--profile", "bootstrap", "--skip-app-reload") != 0:
             console.print(
-                "[yellow]bootstrap training failed; serving with the fallback personas "
-                "(see the output above)[/yellow]"
+                "[yellow]bootstrap training failed; serving without models (the decision "
+                "layer alone; see the output above)[/yellow]"
             )
     if registry_aliases(settings) and _rps("sync-cache") != 0:
         console.print("[yellow]could not publish to the serving cache; the app will load "

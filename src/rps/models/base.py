@@ -22,6 +22,10 @@ CLASS_COUNT = 3  # rock, paper, scissors
 ONNX_INPUT = "features"
 ONNX_OUTPUT = "probabilities"
 ONNX_MAX_ABS_DIFF = 1e-5
+# Probabilities are raised to this floor before a logarithm (temperature calibration, natively
+# and in the serving graph), so a probability of exactly 0 gives a finite logit. A power of two:
+# exactly the same number in float32 and float64.
+PROBABILITY_FLOOR = 2.0**-100
 
 
 class TrainingDiverged(RuntimeError):

@@ -56,6 +56,7 @@ TRAINING_STATUSES = ("succeeded", "failed", "skipped")
 TRAINING_MODEL_TYPES = (*(f.value for f in Family), "all")  # "all": whole training sessions
 TRAINING_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 LIFECYCLE_TTL_S = 5.0
+MODEL_WEIGHT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 log = logging.getLogger(__name__)
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -236,7 +237,7 @@ class Metrics:
         )
         self.model_fallbacks = Counter(
             "rps_model_fallback_total",
-            "Rounds a family's bot played by its fallback persona, per reason",
+            "Rounds a family's bot played without its model (its fallback), per reason",
             ("model", "reason"),
             registry=r,
         )
@@ -288,6 +289,13 @@ class Metrics:
         self.model_reloads = Counter(
             "rps_model_reloads_total", "Model set loads by result", ("result",), registry=r
         )
+        self.decision_model_weight = Histogram(
+            "rps_decision_model_weight",
+            "The model expert's share of the decision layer's blend at each model round",
+            ("model",),
+            buckets=MODEL_WEIGHT_BUCKETS,
+            registry=r,
+        )
         self.http_requests = Counter(
             "rps_http_requests_total",
             "HTTP requests by route template, method and status",
@@ -309,6 +317,9 @@ class Metrics:
                 self.model_fallbacks.labels(family.value, reason)
         for result in RELOAD_RESULTS:
             self.model_reloads.labels(result)
+        self._weight_children = {
+            family.value: self.decision_model_weight.labels(family.value) for family in Family
+        }
         for family in Family:
             for alias in Alias:
                 for counter in (self.alias_predictions, self.alias_correct):
@@ -371,6 +382,12 @@ class Metrics:
 
     def record_fallback(self, family: str, reason: str) -> None:
         self.model_fallbacks.labels(family, reason).inc()
+
+    def record_model_weight(self, family: str, weight: float) -> None:
+        child = self._weight_children.get(family)
+        if child is None:
+            child = self._weight_children[family] = self.decision_model_weight.labels(family)
+        child.observe(weight)
 
     # The model manager reports here (its ManagerMetrics port).
 

@@ -40,6 +40,7 @@ _ROUND_COLUMNS = (
     rounds.c.fallback_reason,
     rounds.c.probabilities,
     rounds.c.created_at,
+    rounds.c.belief,
 )
 
 
@@ -97,6 +98,7 @@ def round_row(game_id: str, record: RoundRecord) -> dict[str, Any]:
         "fallback_reason": record.fallback_reason,
         "probabilities": probabilities_json(record.probabilities) if record.probabilities else None,
         "created_at": record.created_at,
+        "belief": record.belief,
     }
 
 
@@ -125,6 +127,8 @@ def alias_rows(game_id: str, record: RoundRecord, created_at: Any) -> list[dict[
             "correct": p.correct,
             "counterfactual_result": p.counterfactual_result,
             "created_at": created_at,
+            "counterfactual_margin": p.counterfactual_margin,
+            "scoring_version": p.scoring_version,
         }
         for p in record.alias_predictions
     ]
@@ -178,6 +182,7 @@ def _round_from_row(row: Any) -> RoundRecord:
         model_run_id=row.model_run_id,
         fallback_reason=row.fallback_reason,
         probabilities=tuple(probs) if probs else None,
+        belief=row.belief,
     )
 
 
@@ -192,7 +197,7 @@ _ROUND_FIELDS = (
     "game_id", "step_no", "user_move", "bot_move", "result", "user_delta", "bot_delta",
     "user_score", "bot_score", "rock_pts", "paper_pts", "scissors_pts", "decision_source",
     "model_alias", "model_version", "model_run_id", "fallback_reason", "probabilities",
-    "created_at",
+    "created_at", "belief",
 )  # fmt: skip
 _INSERT_ROUND_SQL = (
     f"INSERT INTO rounds ({', '.join(_ROUND_FIELDS)}) "
@@ -200,7 +205,8 @@ _INSERT_ROUND_SQL = (
 )
 _ALIAS_FIELDS = (
     "game_id", "step_no", "model_type", "alias", "model_version", "predicted_move",
-    "probabilities", "correct", "counterfactual_result", "created_at",
+    "probabilities", "correct", "counterfactual_result", "created_at", "counterfactual_margin",
+    "scoring_version",
 )  # fmt: skip
 _INSERT_ALIAS_SQL = (
     f"INSERT INTO alias_predictions ({', '.join(_ALIAS_FIELDS)}) "
@@ -211,6 +217,13 @@ _SELECT_ROUNDS = (
     select(*_ROUND_COLUMNS)
     .where(rounds.c.game_id == bindparam("game_id"))
     .order_by(rounds.c.step_no)
+)
+_SELECT_ALIAS_PROBABILITIES = (
+    select(
+        alias_predictions.c.step_no, alias_predictions.c.alias, alias_predictions.c.probabilities
+    )
+    .where(alias_predictions.c.game_id == bindparam("game_id"))
+    .order_by(alias_predictions.c.step_no)
 )
 _LIVE_GAMES_KEPT = 20_000
 
@@ -353,6 +366,21 @@ class GameRepository:
         else:
             self._live.pop(game.id, None)
         return updated
+
+    def alias_probabilities(self, game_id: str) -> dict[int, dict[str, tuple[float, float, float]]]:
+        """Each model round's probabilities per alias (round → alias → P), as stored with the
+        round: what rebuilding a game's decision-layer state needs."""
+        with self._db.read() as conn:
+            rows = conn.execute(_SELECT_ALIAS_PROBABILITIES, {"game_id": game_id}).all()
+        found: dict[int, dict[str, tuple[float, float, float]]] = {}
+        for row in rows:
+            p = json.loads(row.probabilities)
+            found.setdefault(int(row.step_no), {})[str(row.alias)] = (
+                float(p[0]),
+                float(p[1]),
+                float(p[2]),
+            )
+        return found
 
     def forget(self, game_id: str) -> None:
         """Drop this process's copy of a game (the next read goes to the database)."""

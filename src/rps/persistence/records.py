@@ -50,7 +50,10 @@ class AliasPrediction:
     predicted_move: Move
     probabilities: tuple[float, float, float]
     correct: bool
-    counterfactual_result: str  # win | lose | draw for the move this alias's EV would have played
+    # win | lose | draw (bot view) for the move this alias's layer would have played
+    counterfactual_result: str
+    counterfactual_margin: float | None = None  # its bot − user points in that round
+    scoring_version: str | None = None  # the decision layer's parameter digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,3 +69,4 @@ class RoundRecord:
     fallback_reason: str | None = None
     probabilities: tuple[float, float, float] | None = None
     alias_predictions: tuple[AliasPrediction, ...] = ()
+    belief: str | None = None  # JSON: the decision layer's blended P, weights and parameters

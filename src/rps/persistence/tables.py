@@ -103,6 +103,9 @@ rounds = Table(
     Column("fallback_reason", String(64)),
     Column("probabilities", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    # The decision layer's blend (JSON: P, the experts' weights, the parameters' digest);
+    # NULL for openings, personas and rounds stored before the layer existed.
+    Column("belief", Text),
     UniqueConstraint("game_id", "step_no", name="uq_rounds_game_step"),
 )
 
@@ -158,6 +161,10 @@ alias_predictions = Table(
     Column("correct", Boolean, nullable=False),
     Column("counterfactual_result", String(8), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # The alias's layer move's bot − user points in that round, and the layer version that chose
+    # it: rankings compare only rows of one scoring version (NULL: before the layer).
+    Column("counterfactual_margin", Float),
+    Column("scoring_version", String(16)),
     Index("ix_alias_predictions_game_step", "game_id", "step_no"),
     Index("ix_alias_predictions_version", "model_type", "alias", "model_version"),
 )
@@ -196,4 +203,34 @@ promotion_events = Table(
     Column("details", Text),  # JSON: parity, sample-ratio figures, anything else
     Index("ix_promotion_events_created", "created_at"),
     Index("ix_promotion_events_family", "model_type", "created_at"),
+)
+
+
+# Offline strength of a registered version against the opponent gym (SPEC §4.1, §5): written by
+# training (every candidate, registered or not) and by `rps evaluate --persist`; the newest row
+# per version is current. The scalar columns are what /ops, metrics and promotion read; the
+# whole report (per group, per opponent, baselines) is in ``figures``.
+model_strength = Table(
+    "model_strength",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model_type", String(32), nullable=False),
+    Column("version", String(32)),
+    Column("run_id", String(64)),
+    Column("evaluated_at", UTCDateTime, nullable=False),
+    Column("source", String(16), nullable=False),  # training | evaluate
+    Column("games_per_opponent", Integer, nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("scoring_version", String(16), nullable=False),
+    Column("holdout_win_rate", Float),
+    Column("training_win_rate", Float),
+    Column("overall_win_rate", Float),
+    Column("holdout_margin", Float),
+    Column("layer_holdout_win_rate", Float),  # the layer without the model, same games
+    Column("greedy_holdout_win_rate", Float),  # value-greedy, same games
+    Column("gate_passed", Boolean),
+    Column("below_gate", Boolean, nullable=False, server_default="0"),
+    Column("gate_reason", Text),
+    Column("figures", Text),
+    Index("ix_model_strength_version", "model_type", "version", "evaluated_at"),
 )

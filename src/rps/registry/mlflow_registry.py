@@ -105,6 +105,9 @@ class MlflowRegistry:
         self.client.set_tag(run_id, REJECTED_TAG, "true")
         self.client.set_tag(run_id, "rejected_reason", reason)
 
+    def tag_run(self, run_id: str, key: str, value: str) -> None:
+        self.client.set_tag(run_id, key, value)
+
     def register(self, run_id: str, registered_name: str) -> str:
         client = self.client
         source = client.get_run(run_id).data.tags.get(MODEL_URI_TAG)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rps.domain.decision import Belief, GameBelief
 from rps.domain.errors import GameFinished, GameNotFound, InvalidInput, RoundConflict
 from rps.domain.game import Game
 from rps.domain.history import PlayedRound
@@ -28,6 +29,7 @@ from rps.persistence.tables import utcnow
 from rps.services.bot import Decision, bot_policy, decide, round_record, score_aliases
 from rps.serving.assignment import assign_alias
 from rps.serving.capture import Capture, NullCapture
+from rps.serving.policy import DEFAULT_DECISION, DecisionConfig
 from rps.serving.predictor import Predictor
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,20 @@ log = logging.getLogger(__name__)
 MAX_NAME_LENGTH = 32
 DIFFICULTY_MODES = {"normal": "normal", "standard": "normal", "easy": "normal"}
 _CAS_ATTEMPTS = 8
-_STATES_KEPT = 20_000  # feature states of games being played, oldest dropped first
+_STATES_KEPT = 20_000  # running states of games being played, oldest dropped first
+
+
+@dataclass(slots=True)
+class GameMemory:
+    """What a game being played keeps between rounds: its feature state and its decision-layer
+    state, both holding exactly the rounds stored so far."""
+
+    features: OnlineFeatureState
+    belief: GameBelief
+
+    @property
+    def rounds_played(self) -> int:
+        return self.features.rounds_played
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +140,7 @@ class FallbackWarnings:
             self._last[(family, reason)] = (last_at, suppressed + 1)
             return
         log.warning(
-            "%s: no model answered (%s); its fallback persona is playing "
+            "%s: no model answered (%s); the bot plays its fallback "
             "(%d more such rounds since the last warning)",
             family,
             reason,
@@ -149,6 +164,7 @@ class GameplayService:
         opening_rng: random.Random | None = None,
         clock: Callable[[], datetime] = utcnow,
         capture: Capture | None = None,
+        decision: DecisionConfig = DEFAULT_DECISION,
     ) -> None:
         self._repo = repository
         self._predictor = predictor
@@ -161,12 +177,23 @@ class GameplayService:
         self._clock = clock
         self._fallback_warnings = FallbackWarnings()
         self._capture = capture or NullCapture()
-        # Each game being played keeps its running feature state between rounds.
-        self._feature_states: dict[str, OnlineFeatureState] = {}
+        self._decision = decision
+        self._scoring_version = decision.params.digest()
+        # Each game being played keeps its running feature and decision-layer state.
+        self._memories: dict[str, GameMemory] = {}
 
     @property
     def predictor(self) -> Predictor:
         return self._predictor
+
+    @property
+    def decision(self) -> DecisionConfig:
+        return self._decision
+
+    @property
+    def scoring_version(self) -> str:
+        """The decision layer's parameter digest, stored with every alias prediction."""
+        return self._scoring_version
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -249,22 +276,29 @@ class GameplayService:
     ) -> RoundResult | None:
         policy = bot_policy(record.policy)
         alias = Alias(record.bot_model_alias) if record.bot_model_alias else None
-        state = self._feature_states.get(record.id)
+        memory = self._memory_for(record, game, stored)
         decision = decide(
-            game, policy, record.opening_seq, alias, self._predictor, self._rng, state
+            game,
+            policy,
+            record.opening_seq,
+            alias,
+            self._predictor,
+            self._rng,
+            memory.belief,
+            memory.features,
+            self._decision,
         )
-        bot_before, user_before = game.bot_score, game.user_score
         played = game.play(user_move, decision.move)
         winner = game.winner
         now = self._clock()
-        scored = score_aliases(decision, played, record.model_type or "", bot_before, user_before)
+        scored = score_aliases(decision, played, record.model_type or "", self._scoring_version)
         updated = self._repo.append_round(
             record, round_record(played, decision, now, scored), winner
         )
         if updated is None:
-            self._feature_states.pop(record.id, None)
+            self._memories.pop(record.id, None)
             return None
-        self._advance_feature_state(record.id, game, played, winner is not None)
+        self._advance_memory(record.id, memory, played, decision, winner is not None)
         if decision.source is ProbabilitySource.MODEL and record.model_type:
             self._capture.record(
                 game_id=record.id,
@@ -276,11 +310,16 @@ class GameplayService:
                 features=decision.features,
                 probabilities=decision.probabilities,
                 move=decision.move,
+                belief=decision.belief,
             )
         model_type = record.model_type or "persona"
         self._metrics.record_round(
             record.policy, model_type, decision.move.value, played.outcome.flipped()
         )
+        if decision.source is ProbabilitySource.MODEL and decision.belief is not None:
+            weight = decision.belief.model_weight
+            if weight is not None and record.model_type:
+                self._metrics.record_model_weight(record.model_type, weight)
         if decision.source is ProbabilitySource.FALLBACK and record.model_type:
             reason = decision.fallback_reason or "unknown"
             self._metrics.record_fallback(record.model_type, reason)
@@ -298,20 +337,60 @@ class GameplayService:
         )
         return RoundResult(updated, played, decision, draws, winner)
 
-    def _advance_feature_state(
-        self, game_id: str, game: Game, played: PlayedRound, finished: bool
+    def _memory_for(self, record: GameRecord, game: Game, stored: list[RoundRecord]) -> GameMemory:
+        """The game's running state, rebuilt from its stored rounds when this process does not
+        hold it (a restart, another worker played the last round): the features from the
+        history, the layer by replaying every round with each alias's stored probabilities."""
+        memory = self._memories.get(record.id)
+        played = len(game.rounds)
+        if (
+            memory is not None
+            and memory.features.rounds_played == played
+            and memory.belief.rounds_played == played
+        ):
+            return memory
+        params = self._decision.params
+        by_round: dict[int, dict[str, tuple[float, float, float]]] = {}
+        if record.model_type and any(
+            r.decision_source in (ProbabilitySource.MODEL.value, ProbabilitySource.FALLBACK.value)
+            for r in stored
+        ):
+            by_round = self._repo.alias_probabilities(record.id)
+        priors: dict[str, float] = {}
+        if record.model_type:
+            family = Family(record.model_type)
+            for a in Alias:
+                priors[a.value] = params.model_prior(self._predictor.val_log_loss(family, a))
+        belief = GameBelief.replay(
+            game.rounds,
+            params,
+            prior_of=lambda alias: priors.get(alias, params.model_prior_floor),
+            model_probabilities=[by_round.get(r.round_no) for r in game.rounds],
+        )
+        memory = GameMemory(OnlineFeatureState.from_rounds(game.rounds), belief)
+        self._remember(record.id, memory)
+        return memory
+
+    def _remember(self, game_id: str, memory: GameMemory) -> None:
+        if game_id not in self._memories and len(self._memories) >= _STATES_KEPT:
+            self._memories.pop(next(iter(self._memories)))
+        self._memories[game_id] = memory
+
+    def _advance_memory(
+        self,
+        game_id: str,
+        memory: GameMemory,
+        played: PlayedRound,
+        decision: Decision,
+        finished: bool,
     ) -> None:
-        """Push the round just stored onto the game's feature state (kept only while playing)."""
+        """Push the round just stored onto the game's state (kept only while playing)."""
         if finished:
-            self._feature_states.pop(game_id, None)
+            self._memories.pop(game_id, None)
             return
-        state = self._feature_states.get(game_id)
-        if state is None or state.rounds_played != played.round_no - 1:
-            state = OnlineFeatureState.from_rounds(game.rounds[: played.round_no - 1])
-        state.push(played)
-        if game_id not in self._feature_states and len(self._feature_states) >= _STATES_KEPT:
-            self._feature_states.pop(next(iter(self._feature_states)))
-        self._feature_states[game_id] = state
+        memory.features.push(played)
+        memory.belief.push(played, decision.model_probabilities() or None)
+        self._remember(game_id, memory)
 
     def _replay(
         self, record: GameRecord, stored: list[RoundRecord], round_no: int, user_move: Move
@@ -358,10 +437,12 @@ def _stored_decision(stored: RoundRecord, history: list[PlayedRound]) -> Decisio
     evs = None
     if source in (ProbabilitySource.MODEL, ProbabilitySource.FALLBACK):
         features = online_features(history, played.values)
-    if stored.probabilities is not None:
+    belief = Belief.from_json(stored.belief) if stored.belief else None
+    probabilities = belief.acting_probabilities if belief is not None else stored.probabilities
+    if probabilities is not None:
         bot_before = history[-1].bot_score if history else 0
         user_before = history[-1].user_score if history else 0
-        evs = expected_values(stored.probabilities, played.values, bot_before, user_before)
+        evs = expected_values(probabilities, played.values, bot_before, user_before)
     return Decision(
         played.bot_move,
         source,
@@ -372,4 +453,5 @@ def _stored_decision(stored: RoundRecord, history: list[PlayedRound]) -> Decisio
         model_version=stored.model_version,
         model_run_id=stored.model_run_id,
         fallback_reason=stored.fallback_reason,
+        belief=belief,
     )

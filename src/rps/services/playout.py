@@ -8,14 +8,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
+from rps.domain.decision import GameBelief
 from rps.domain.game import Game
 from rps.domain.history import PlayedRound, PlayerView
 from rps.domain.move import Move
 from rps.domain.personas import PersonaName
 from rps.domain.policy import Alias, Policy
+from rps.features.online import OnlineFeatureState
 from rps.persistence.records import GameRecord, RoundRecord
 from rps.persistence.tables import utcnow
 from rps.services.bot import Decision, decide, round_record, score_aliases
+from rps.serving.policy import DEFAULT_DECISION, DecisionConfig
 from rps.serving.predictor import Predictor
 
 UserStrategy = Callable[[PlayerView], Move]
@@ -37,19 +40,25 @@ def play_out(
     rng: random.Random,
     model_type: str | None,
     on_round: Callable[[PlayedRound, Decision], None] | None = None,
+    decision: DecisionConfig = DEFAULT_DECISION,
 ) -> list[RoundRecord]:
-    """Play ``game`` to its end: ``user`` picks the user's moves, the bot decides as served,
-    every alias of the family is scored each model round."""
+    """Play ``game`` to its end: ``user`` picks the user's moves, the bot decides as served
+    (the decision layer learning from every round), every alias of the family is scored each
+    model round."""
     played: list[RoundRecord] = []
+    belief = GameBelief.replay(game.rounds, decision.params)
+    features = OnlineFeatureState.from_rounds(game.rounds)
+    scoring_version = decision.params.digest()
     while not game.finished:
         user_move = user(game.view("user"))
-        decision = decide(game, policy, opening, alias, predictor, rng)
-        bot_before, user_before = game.bot_score, game.user_score
-        round_ = game.play(user_move, decision.move)
+        chosen = decide(game, policy, opening, alias, predictor, rng, belief, features, decision)
+        round_ = game.play(user_move, chosen.move)
         if on_round is not None:
-            on_round(round_, decision)
-        scored = score_aliases(decision, round_, model_type or "", bot_before, user_before)
-        played.append(round_record(round_, decision, utcnow(), scored))
+            on_round(round_, chosen)
+        scored = score_aliases(chosen, round_, model_type or "", scoring_version)
+        played.append(round_record(round_, chosen, utcnow(), scored))
+        features.push(round_)
+        belief.push(round_, chosen.model_probabilities() or None)
     return played
 
 

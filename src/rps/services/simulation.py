@@ -1,7 +1,9 @@
-"""Personas playing the user side against the bots: in-process (fast) or over HTTP.
+"""Gym strategies playing the user side against the bots: in-process (fast) or over HTTP.
 
-Simulated games are stored like any other game, with ``source=persona`` and the persona's display
-name, so they feed training exactly as a person's games would (downsampled there, SPEC §5).
+Simulated games are stored like any other game, so they feed training exactly as a person's games
+would (downsampled there, SPEC §5): a persona's games as ``source=persona`` under its display name,
+any other strategy's as ``source=simulated`` under ``sim-<strategy>-<n>`` (names the leaderboards
+filter out).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from rps.domain.game import Game
+from rps.domain.gym import Strategy
 from rps.domain.move import Move, Winner
-from rps.domain.personas import PersonaName, persona_move
+from rps.domain.personas import PersonaName
 from rps.domain.policy import Alias
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.records import GameRecord, GameSource, RoundRecord
@@ -66,11 +69,19 @@ class SimulationSummary:
 
 
 def schedule(
-    users: Sequence[PersonaName], policies: Sequence[str], games: int
-) -> list[tuple[PersonaName, str]]:
-    """``games`` pairings, round-robin over every persona × policy combination."""
+    users: Sequence[Strategy], policies: Sequence[str], games: int
+) -> list[tuple[Strategy, str]]:
+    """``games`` pairings, round-robin over every user × policy combination."""
     pairs = list(itertools.product(users, policies))
     return list(itertools.islice(itertools.cycle(pairs), games))
+
+
+def user_identity(strategy: Strategy, number: int) -> tuple[str, GameSource]:
+    """The stored player name and source of a simulated game: a persona under its display name
+    (``persona``), any other strategy as ``sim-<strategy>-<n>`` (``simulated``)."""
+    if strategy.is_persona:
+        return PersonaName(strategy.name).display_name, GameSource.PERSONA
+    return f"sim-{strategy.name}-{number}", GameSource.SIMULATED
 
 
 class InProcessSimulator:
@@ -85,40 +96,38 @@ class InProcessSimulator:
         self._rng = rng
 
     def play_one(
-        self, persona: PersonaName, policy: str, is_test: bool
+        self, strategy: Strategy, policy: str, is_test: bool, number: int = 0
     ) -> tuple[GameRecord, list[RoundRecord]]:
-        command = StartGame(
-            player_name=persona.display_name,
-            policy=policy,
-            is_test=is_test,
-            source=GameSource.PERSONA,
-        )
+        name, source = user_identity(strategy, number)
+        command = StartGame(player_name=name, policy=policy, is_test=is_test, source=source)
         record = self._gameplay.new_game_record(command, game_id=seeded_game_id(self._rng))
         game = Game(record.id)
+        player = strategy.player(random.Random(self._rng.getrandbits(64)))
         played = play_out(
             game,
-            lambda view: persona_move(persona, view, self._rng),
+            player,
             policy=bot_policy(record.policy),
             opening=record.opening_seq,
             alias=Alias(record.bot_model_alias) if record.bot_model_alias else None,
             predictor=self._gameplay.predictor,
             rng=self._rng,
             model_type=record.model_type,
+            decision=self._gameplay.decision,
         )
         return finished(record, game, played), played
 
     def run(
         self,
-        plan: Iterable[tuple[PersonaName, str]],
+        plan: Iterable[tuple[Strategy, str]],
         *,
         is_test: bool = False,
         on_game: Callable[[], None] | None = None,
     ) -> SimulationSummary:
         summary = SimulationSummary()
         pending: list[tuple[GameRecord, list[RoundRecord]]] = []
-        for persona, policy in plan:
-            record, played = self.play_one(persona, policy, is_test)
-            summary.add(persona.value, policy, len(played), record.winner)
+        for number, (strategy, policy) in enumerate(plan):
+            record, played = self.play_one(strategy, policy, is_test, number)
+            summary.add(strategy.name, policy, len(played), record.winner)
             pending.append((record, played))
             if len(pending) >= _WRITE_BATCH_GAMES:
                 self._repo.add_played_games(pending)
@@ -135,7 +144,8 @@ class SimulationError(RuntimeError):
 
 
 class HttpSimulator:
-    """Plays personas against a running server through its public API (``rps simulate --via``).
+    """Plays gym strategies against a running server through its API (``rps simulate --via``,
+    the scheduler's gameplay; non-human sources need the admin token).
 
     Every move names its round, so a retried request can never play a round twice.
     """
@@ -163,20 +173,24 @@ class HttpSimulator:
             return data
         raise SimulationError(f"{path} failed after retries")
 
-    def play_one(self, persona: PersonaName, policy: str, is_test: bool) -> tuple[int, Winner]:
+    def play_one(
+        self, strategy: Strategy, policy: str, is_test: bool, number: int = 0
+    ) -> tuple[int, Winner]:
         parse_policy(policy)
+        name, source = user_identity(strategy, number)
         started = self._post(
             "/start_game",
             {
-                "player_name": persona.display_name,
+                "player_name": name,
                 "policy": policy,
-                "source": GameSource.PERSONA.value,
+                "source": source.value,
                 "mark_test_game": is_test,
             },
         )
         game = Game(str(started["game_id"]))
+        player = strategy.player(random.Random(self._rng.getrandbits(64)))
         while not game.finished:
-            user_move = persona_move(persona, game.view("user"), self._rng)
+            user_move = player(game.view("user"))
             answer = self._post(
                 "/play",
                 {
@@ -193,15 +207,15 @@ class HttpSimulator:
 
     def run(
         self,
-        plan: Iterable[tuple[PersonaName, str]],
+        plan: Iterable[tuple[Strategy, str]],
         *,
         is_test: bool = False,
         on_game: Callable[[], None] | None = None,
     ) -> SimulationSummary:
         summary = SimulationSummary()
-        for persona, policy in plan:
-            rounds, winner = self.play_one(persona, policy, is_test)
-            summary.add(persona.value, policy, rounds, winner)
+        for number, (strategy, policy) in enumerate(plan):
+            rounds, winner = self.play_one(strategy, policy, is_test, number)
+            summary.add(strategy.name, policy, rounds, winner)
             if on_game:
                 on_game()
         return summary

@@ -26,6 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rps.domain.decision import Belief
 from rps.domain.move import Move
 from rps.domain.policy import Alias, Family
 from rps.features.names import FEATURE_NAMES, FEATURE_VERSION
@@ -52,6 +53,7 @@ class Capture(Protocol):
         features: np.ndarray | Sequence[float] | None,
         probabilities: Sequence[float] | None,
         move: Move,
+        belief: Belief | None = None,
     ) -> None: ...
 
 
@@ -70,6 +72,7 @@ class NullCapture:
         features: np.ndarray | Sequence[float] | None,
         probabilities: Sequence[float] | None,
         move: Move,
+        belief: Belief | None = None,
     ) -> None:
         return None
 
@@ -145,6 +148,7 @@ class InferenceCapture:
         features: np.ndarray | Sequence[float] | None,
         probabilities: Sequence[float] | None,
         move: Move,
+        belief: Belief | None = None,
     ) -> None:
         """Append the round if sampled; never raises (errors are counted and logged)."""
         try:
@@ -169,6 +173,13 @@ class InferenceCapture:
                     None if probabilities is None else [float(p) for p in probabilities]
                 ),
                 "move": move.value,
+                "belief": None
+                if belief is None
+                else {
+                    "probabilities": list(belief.probabilities),
+                    "weights": belief.weights(),
+                    "params": belief.params_digest,
+                },
             }
             data = (json.dumps(line, separators=(",", ":")) + "\n").encode()
             with self._lock:

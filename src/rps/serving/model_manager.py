@@ -9,6 +9,7 @@ fails to load where it loaded before keeps serving its previous version (reporte
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -71,6 +72,9 @@ class LoadedModel:
     feature_version: str
     session: Any = field(repr=False)
     stale_reason: str | None = None
+    # The calibrated validation log-loss from the model's metadata (the layer's prior weight).
+    val_log_loss: float | None = None
+    temperature: float | None = None
 
     def predict(self, features: np.ndarray) -> tuple[float, float, float]:
         row = np.asarray(features, dtype=np.float32).reshape(1, FEATURE_COUNT)
@@ -149,11 +153,24 @@ def _validated(family: Family, alias: Alias, fetched: FetchedModel, source: str)
         loaded_at=datetime.now(UTC),
         feature_version=feature_version,
         session=session,
+        val_log_loss=_finite(fetched.metadata.get("val_log_loss")),
+        temperature=_finite(fetched.metadata.get("temperature")),
     )
     probs = model.predict(np.zeros(FEATURE_COUNT, dtype=np.float32))
     if not np.isfinite(probs).all() or abs(sum(probs) - 1.0) > 1e-3:
         raise ModelUnavailableError("load_failed", f"smoke prediction gave {probs}")
     return model
+
+
+def _finite(value: object) -> float | None:
+    """A metadata number, or None when absent or not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 class ModelManager:
@@ -194,11 +211,15 @@ class ModelManager:
         except Exception:
             log.exception("%s@%s v%s failed to predict", family.value, alias.value, slot.version)
             return ModelUnavailable("predict_failed")
-        return ModelAnswer(probabilities, slot.version, slot.run_id)
+        return ModelAnswer(probabilities, slot.version, slot.run_id, slot.val_log_loss)
 
     def version_of(self, family: Family, alias: Alias) -> str | None:
         slot = self._set.get(family, alias)
         return None if isinstance(slot, Fallback) else slot.version
+
+    def val_log_loss(self, family: Family, alias: Alias) -> float | None:
+        slot = self._set.get(family, alias)
+        return None if isinstance(slot, Fallback) else slot.val_log_loss
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -325,6 +346,8 @@ class ModelManager:
                     loaded_at=slot.loaded_at.isoformat().replace("+00:00", "Z"),
                     sha256=slot.sha256,
                     feature_version=slot.feature_version,
+                    temperature=slot.temperature,
+                    val_log_loss=slot.val_log_loss,
                     fallback=False,
                     fallback_reason=None,
                     stale_reason=slot.stale_reason,
@@ -358,3 +381,35 @@ class ModelManager:
 
 def _stale(model: LoadedModel, reason: str) -> LoadedModel:
     return replace(model, stale_reason=reason)
+
+
+def load_model(
+    family: Family, alias: Alias, fetched: FetchedModel, source: str = "memory"
+) -> LoadedModel:
+    """One serving model from its artifact, validated as the manager validates a load
+    (ModelUnavailableError when it is not usable)."""
+    return _validated(family, alias, fetched, source)
+
+
+class FixedModels:
+    """A predictor holding a fixed set of loaded models (training's strength check plays a
+    candidate through it before it is registered); every other family@alias has none."""
+
+    def __init__(self, models: dict[tuple[Family, Alias], LoadedModel]) -> None:
+        self._models = dict(models)
+
+    def predict(
+        self, family: Family, alias: Alias, features: np.ndarray
+    ) -> ModelAnswer | ModelUnavailable:
+        model = self._models.get((family, alias))
+        if model is None:
+            return ModelUnavailable("no_model")
+        return ModelAnswer(model.predict(features), model.version, model.run_id, model.val_log_loss)
+
+    def version_of(self, family: Family, alias: Alias) -> str | None:
+        model = self._models.get((family, alias))
+        return None if model is None else model.version
+
+    def val_log_loss(self, family: Family, alias: Alias) -> float | None:
+        model = self._models.get((family, alias))
+        return None if model is None else model.val_log_loss

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy as sa
 
+from rps.domain.decision import DEFAULT_PARAMS, Belief, DecisionParams, GameBelief, sampling_draw
 from rps.domain.history import PlayedRound
-from rps.domain.policy import Alias, Family, ProbabilitySource
+from rps.domain.policy import Alias, Family, ProbabilitySource, ev_terms
 from rps.features.batch import RoundTable, batch_features
 from rps.features.names import FEATURE_COUNT
 from rps.features.online import online_features
@@ -53,6 +54,7 @@ class ServedRound:
     version: str | None
     probabilities: tuple[float, float, float]
     features: np.ndarray | None = None
+    belief: Belief | None = None  # the decision layer's stored blend (None: before the layer)
 
     @property
     def model(self) -> str:
@@ -71,6 +73,13 @@ class ParityRow:
     max_feature_diff: float
     max_probability_diff: float | None  # None when no round could be replayed
     worst_round: str | None  # game_id#round of the largest probability (else feature) difference
+    # The decision layer replayed from the game's stored rounds (SPEC §4): rounds whose blend
+    # was replayed, the largest blended-probability difference, and rounds whose replayed move
+    # is not the move the bot played. Rounds stored before the layer, or with other layer
+    # parameters, are not replayed.
+    blends_replayed: int = 0
+    max_blend_diff: float | None = None
+    move_mismatches: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,25 @@ class ParityReport:
         return worst is None or worst <= self.tolerance
 
     @property
+    def blends_replayed(self) -> int:
+        return sum(r.blends_replayed for r in self.rows)
+
+    @property
+    def max_blend_diff(self) -> float | None:
+        diffs = [r.max_blend_diff for r in self.rows if r.max_blend_diff is not None]
+        return max(diffs, default=None)
+
+    @property
+    def move_mismatches(self) -> int:
+        return sum(r.move_mismatches for r in self.rows)
+
+    @property
+    def blend_ok(self) -> bool:
+        """Every replayed blend matches the stored one and chose the move the bot played."""
+        worst = self.max_blend_diff
+        return self.move_mismatches == 0 and (worst is None or worst <= self.tolerance)
+
+    @property
     def features_ok(self) -> bool:
         return self.max_feature_diff <= self.tolerance
 
@@ -126,6 +154,9 @@ def replay_rounds(
     histories: Mapping[str, Sequence[PlayedRound]],
     predictor: Predictor,
     tolerance: float = DEFAULT_TOLERANCE,
+    *,
+    games: Mapping[str, tuple[GameRecord, list[RoundRecord]]] | None = None,
+    params: DecisionParams = DEFAULT_PARAMS,
 ) -> ParityReport:
     """Rebuild each served round's features with the batch pipeline from its game's history
     (every stored round of the game, in order) and, where ``predictor`` holds the version that
@@ -174,6 +205,16 @@ def replay_rounds(
             replayed += 1
             if worst_probability is None or diff > worst_probability[0]:
                 worst_probability = (diff, key)
+        blends = 0
+        worst_blend: float | None = None
+        mismatches = 0
+        for s in group:
+            replay = replay_blend(s, games or {}, params)
+            if replay is None:
+                continue
+            blends += 1
+            worst_blend = replay[0] if worst_blend is None else max(worst_blend, replay[0])
+            mismatches += not replay[1]
         rows.append(
             ParityRow(
                 model=model,
@@ -184,9 +225,63 @@ def replay_rounds(
                 max_feature_diff=max_feature,
                 max_probability_diff=worst_probability[0] if worst_probability else None,
                 worst_round=_worst_key(worst_probability, worst_feature),
+                blends_replayed=blends,
+                max_blend_diff=worst_blend,
+                move_mismatches=mismatches,
             )
         )
     return ParityReport(tuple(rows), tolerance, missing)
+
+
+def replay_blend(
+    served: ServedRound,
+    games: Mapping[str, tuple[GameRecord, list[RoundRecord]]],
+    params: DecisionParams,
+) -> tuple[float, bool] | None:
+    """Replay the decision layer up to ``served``'s round from its game's stored rounds (each
+    model round's stored probabilities, the model's prior as stored at its first model round)
+    and compare: (largest blended-probability difference, whether the replayed move is the
+    move the bot played). None when the round has no stored belief, was decided by other layer
+    parameters, or its game is not stored."""
+    belief = served.belief
+    loaded = games.get(served.game_id)
+    if belief is None or loaded is None or belief.params_digest != params.digest():
+        return None
+    _, rounds = loaded
+    if not 1 <= served.round_no <= len(rounds):
+        return None
+    earlier = rounds[: served.round_no - 1]
+    alias = served.alias.value
+    prior: float | None = None
+    per_round: list[dict[str, tuple[float, float, float]] | None] = []
+    for r in earlier:
+        if r.decision_source == ProbabilitySource.MODEL.value and r.probabilities is not None:
+            if prior is None and r.belief:
+                prior = Belief.from_json(r.belief).model_weight
+            per_round.append({alias: r.probabilities})
+        else:
+            per_round.append(None)
+    if prior is None:  # this is the game's first model round: its own belief holds the prior
+        prior = belief.model_weight
+    if prior is None:
+        return None
+    state = GameBelief.replay(
+        [r.played for r in earlier],
+        params,
+        prior_of=lambda _alias: prior,
+        model_probabilities=per_round,
+    )
+    played = rounds[served.round_no - 1].played
+    state.prepare(played.values)
+    bot = earlier[-1].played.bot_score if earlier else 0
+    user = earlier[-1].played.user_score if earlier else 0
+    terms = ev_terms(played.values, bot, user)
+    tiebreak = sampling_draw(served.game_id, served.round_no) if params.sample_margin > 0 else None
+    choice = state.choose(terms, alias, served.probabilities, tiebreak=tiebreak)
+    diff = max(
+        abs(a - b) for a, b in zip(choice.belief.probabilities, belief.probabilities, strict=True)
+    )
+    return diff, choice.move is played.bot_move
 
 
 def _worst_key(
@@ -211,6 +306,7 @@ class CaptureRead:
 def _served_from_line(data: dict[str, object]) -> ServedRound:
     probabilities = data["probabilities"]
     features = data.get("features")
+    stored_belief = data.get("belief")
     if not isinstance(probabilities, list) or len(probabilities) != 3:
         raise ValueError("probabilities must be a list of three numbers")
     return ServedRound(
@@ -221,7 +317,16 @@ def _served_from_line(data: dict[str, object]) -> ServedRound:
         version=None if data.get("model_version") is None else str(data["model_version"]),
         probabilities=(float(probabilities[0]), float(probabilities[1]), float(probabilities[2])),
         features=None if features is None else np.asarray(features, dtype=np.float64),
+        belief=None if stored_belief is None else _captured_belief(stored_belief),
     )
+
+
+def _captured_belief(data: object) -> Belief:
+    """The capture's belief object (``{"probabilities", "weights", "params"}``)."""
+    if not isinstance(data, dict):
+        raise ValueError("belief must be an object")
+    text = json.dumps({"p": data["probabilities"], "w": data["weights"], "params": data["params"]})
+    return Belief.from_json(text)
 
 
 def read_captures(directory: Path, limit: int | None = None) -> CaptureRead:
@@ -297,6 +402,7 @@ def stored_served_rounds(
                 alias=Alias(round_record.model_alias),
                 version=round_record.model_version,
                 probabilities=round_record.probabilities,
+                belief=Belief.from_json(round_record.belief) if round_record.belief else None,
             )
         )
     return served

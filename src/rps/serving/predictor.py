@@ -17,6 +17,9 @@ class ModelAnswer:
     probabilities: Probabilities
     version: str | None
     run_id: str | None
+    # The model's calibrated validation log-loss (sets its prior weight in the decision layer);
+    # None for models trained before calibration.
+    val_log_loss: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +38,19 @@ class Predictor(Protocol):
 
     def version_of(self, family: Family, alias: Alias) -> str | None: ...
 
+    def val_log_loss(self, family: Family, alias: Alias) -> float | None:
+        """The loaded model's calibrated validation log-loss (None: unknown or no model)."""
+        ...
+
 
 class NoModels:
-    """The predictor before any model exists: every family is on its fallback persona."""
+    """The predictor before any model exists: every family is on its fallback."""
 
     def predict(self, family: Family, alias: Alias, features: np.ndarray) -> ModelUnavailable:
         return ModelUnavailable("no_model")
 
     def version_of(self, family: Family, alias: Alias) -> str | None:
+        return None
+
+    def val_log_loss(self, family: Family, alias: Alias) -> float | None:
         return None

@@ -91,7 +91,7 @@ class Dataset:
 
 
 def _persona_kept(is_persona: BoolArray, stride: int) -> BoolArray:
-    """One persona game in ``stride``, counting back from the newest, which is always kept."""
+    """One scripted game in ``stride``, counting back from the newest, which is always kept."""
     positions = np.flatnonzero(is_persona)
     from_newest = len(positions) - 1 - np.arange(len(positions))
     kept = np.zeros(len(is_persona), dtype=bool)
@@ -127,16 +127,17 @@ def build_dataset(
     In order:
     1. Games without a labelled round (fewer than ``min_label_step`` rounds) are dropped: they
        hold no training example, and counting them would skew the game-wise splits.
-    2. If at least one ``human`` game remains, ``persona`` games are kept one in
-       ``legacy_game_stride``, newest kept (so ``ceil(n / stride)`` of n). ``simulated`` games
-       (other scripted clients) are never downsampled, like human games, but do not count as
-       human play either: with only persona and simulated games every game is kept.
+    2. If at least one ``human`` game remains, ``persona`` games and ``simulated`` games (the
+       gym's other strategies, any scripted client) are each kept one in ``legacy_game_stride``,
+       newest kept (so ``ceil(n / stride)`` of n), so that human play dominates. With only
+       persona and simulated games every game is kept.
     3. With ``max_rows``, only the newest whole games whose labelled rows fit within it are kept
        (a game is never split; possibly none fits).
 
     ``stats``: ``games``, ``rounds``, ``labelled_rows`` and ``human_games``, ``persona_games``,
     ``simulated_games`` of the result; ``games_fetched``; ``games_without_labels`` (step 1);
-    ``persona_games_total`` / ``persona_games_kept`` (before / after step 2);
+    ``persona_games_total`` / ``persona_games_kept`` and ``simulated_games_total`` /
+    ``simulated_games_kept`` (before / after step 2);
     ``games_over_row_cap`` (dropped by step 3).
     """
     if legacy_game_stride < 1:
@@ -157,14 +158,18 @@ def build_dataset(
     labelled_per_game = np.bincount(full.game_index[labelled], minlength=rows.n_games)
     sources = np.array([s.value for s in rows.game_sources], dtype=object)
     is_persona = sources == GameSource.PERSONA.value
+    is_simulated = sources == GameSource.SIMULATED.value
     is_human = sources == GameSource.HUMAN.value
 
     kept = labelled_per_game > 0
     stats = {"games_fetched": rows.n_games, "games_without_labels": int((~kept).sum())}
     stats["persona_games_total"] = int((kept & is_persona).sum())
+    stats["simulated_games_total"] = int((kept & is_simulated).sum())
     if (kept & is_human).any():
         kept &= ~is_persona | _persona_kept(kept & is_persona, legacy_game_stride)
+        kept &= ~is_simulated | _persona_kept(kept & is_simulated, legacy_game_stride)
     stats["persona_games_kept"] = int((kept & is_persona).sum())
+    stats["simulated_games_kept"] = int((kept & is_simulated).sum())
     if max_rows is not None:
         within = np.zeros(rows.n_games, dtype=bool)
         within[kept] = _newest_within(labelled_per_game[kept], max_rows)

@@ -3,7 +3,10 @@
 1. Hold-out, chronological by game, 60/20/20 → ``val_acc_holdout``, ``test_acc_holdout``
    (= ``test_accuracy``), per-class test accuracy and the confusion matrix.
 2. Production model, 80/20 by game (every 5th game validates) → ``train_acc_production``,
-   ``val_acc_production``. This is the model that is exported and registered.
+   ``val_acc_production``. This is the model that is exported and registered. A temperature is
+   fitted on its validation games (1 without any) → ``temperature``, and ``val_log_loss``,
+   ``val_ece`` before (``val_log_loss_raw``, ``val_ece_raw``) and after calibration; the exported
+   graph applies the temperature.
 3. 3-fold CV on the step-1 training games (folds balanced by rounds) → ``cv_fold_{k}_acc``,
    ``cv_mean_acc``, ``cv_std_acc`` (weighted by fold size). CV folds have no validation data of
    their own, so each refits for the number of iterations step 1 found best.
@@ -14,6 +17,7 @@ their scores never benefit from a model that has already seen the test games.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from rps.models.base import FitReport, ModelFamily
+from rps.models.base import FitReport, FloatMatrix, ModelFamily
 from rps.models.catalog import FAMILY_CLASSES
-from rps.models.onnx_export import check_onnx
+from rps.models.onnx_export import check_onnx, with_temperature
+from rps.training.calibration import apply_temperature, calibrate
 from rps.training.configs import PlannedModel
 from rps.training.dataset import Dataset
 from rps.training.evaluation import (
@@ -35,6 +40,7 @@ from rps.training.evaluation import (
 from rps.training.splits import cv_folds, holdout_split, production_split
 
 CV_FOLDS = 3
+LN3 = math.log(3)
 STEPS = ("holdout", "production", "cv", "export")
 _ONNX_CHECK_ROWS = 2048
 
@@ -53,10 +59,28 @@ class TrainedModel:
     fit_reports: dict[str, FitReport]
     test_rows: int
     durations_s: dict[str, float] = field(default_factory=dict)
+    temperature: float = 1.0  # fitted on the production model's validation games
+
+    def calibrated_proba(self, X: FloatMatrix) -> FloatMatrix:
+        """The production model's probabilities rescaled by its temperature: what the exported
+        graph outputs for ``X``."""
+        calibrated: FloatMatrix = apply_temperature(
+            self.model.predict_proba(X), self.temperature
+        ).astype(np.float32)
+        return calibrated
 
     def acceptance(self) -> tuple[bool, str]:
-        """Whether the model may be registered, and why (SPEC §5 acceptance gate)."""
+        """Whether the model may be registered by its own scores, and why (SPEC §5): hold-out
+        test accuracy above the bar when the test set is large enough, and a calibrated
+        validation log-loss below ln 3 (better than knowing nothing). The gym gate is applied
+        on top by the runner."""
         bar = self.planned.acceptance
+        log_loss = self.metrics.get("val_log_loss")
+        if log_loss is not None and not log_loss < LN3:
+            return False, (
+                f"rejected: calibrated validation log-loss {log_loss:.3f} is not below "
+                f"ln 3 = {LN3:.3f} (no better than uniform)"
+            )
         if self.test_rows < bar.min_test_rows:
             return True, (
                 f"accepted: the test set has {self.test_rows} rows, fewer than the "
@@ -136,8 +160,14 @@ def train_three_steps(
     metrics["train_acc_production"] = accuracy(
         y[prod_train], production.predict_proba(X[prod_train])
     )
+    temperature = 1.0
     if prod_val.any():
-        metrics["val_acc_production"] = accuracy(y[prod_val], production.predict_proba(X[prod_val]))
+        val_proba = production.predict_proba(X[prod_val])
+        metrics["val_acc_production"] = accuracy(y[prod_val], val_proba)
+        calibration = calibrate(y[prod_val], val_proba)
+        metrics.update(calibration.metrics())
+        temperature = calibration.temperature
+    metrics["temperature"] = temperature
     done("production", started)
 
     # Step 3: CV on the step-1 training games, for the iterations step 1 found best.
@@ -161,11 +191,20 @@ def train_three_steps(
             metrics["cv_mean_acc"], metrics["cv_std_acc"] = weighted_mean_std(scores, sizes)
     done("cv", started)
 
-    # Export the production model and check the graph against it.
+    # Export the calibrated production model and check the graph against it.
     started = time.perf_counter()
-    onnx_bytes = production.to_onnx()
+    onnx_bytes = with_temperature(production.to_onnx(), temperature)
     check_rows = X[: min(len(X), _ONNX_CHECK_ROWS)]
-    max_diff = check_onnx(production, onnx_bytes, check_rows) if len(check_rows) else 0.0
+    max_diff = (
+        check_onnx(
+            production,
+            onnx_bytes,
+            check_rows,
+            calibrate=lambda proba: apply_temperature(proba, temperature),
+        )
+        if len(check_rows)
+        else 0.0
+    )
     metrics["onnx_max_abs_diff"] = max_diff
     done("export", started)
 
@@ -182,4 +221,5 @@ def train_three_steps(
         fit_reports=reports,
         test_rows=test_rows,
         durations_s=durations,
+        temperature=temperature,
     )

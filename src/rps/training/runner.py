@@ -10,16 +10,28 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from rps.domain.policy import Alias
+from rps.domain.gym import GymPart
+from rps.domain.policy import Alias, Family
 from rps.features.names import FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION
 from rps.models.base import ModelFamily
 from rps.persistence.lifecycle_repository import LifecycleRepository
+from rps.persistence.strength_repository import StrengthRecord
 from rps.registry.ports import LoggedTraining, ModelRegistry
+from rps.serving.strength import BASELINES, StrengthReport, strength_metrics, strength_record
 from rps.training.configs import PlannedModel
 from rps.training.dataset import Dataset
 from rps.training.pipeline import STEPS, TrainedModel, train_three_steps
+from rps.training.strength_check import CANDIDATE, StrengthCheck
 
 log = logging.getLogger(__name__)
+
+BELOW_GATE_TAG = "below_gate"
+
+
+class StrengthStore(Protocol):
+    """Where each candidate's gym figures go (``model_strength``)."""
+
+    def add(self, record: StrengthRecord) -> None: ...
 
 
 class TrainingProgress(Protocol):
@@ -57,10 +69,21 @@ class ModelOutcome:
     reason: str = ""
     error: str | None = None
     seconds: float = 0.0
+    strength: StrengthReport | None = None  # the candidate and the baselines on the gym
+    below_gate: bool = False  # registered although refused: its family had no Production
+    gate_passed: bool | None = None  # the gym gate's verdict (None: not measured)
 
     @property
     def registered(self) -> bool:
         return self.version is not None
+
+    def gym_win_rate(self, part: GymPart | None = None) -> float | None:
+        """The candidate's gym win rate (a part of the gym, or all of it)."""
+        if self.strength is None:
+            return None
+        report = self.strength
+        opponents = report.opponents_of(part) if part is not None else report.opponents
+        return report.summary(CANDIDATE, opponents).win_rate if opponents else None
 
     def summary(self) -> dict[str, Any]:
         metrics = self.trained.metrics if self.trained else {}
@@ -72,9 +95,23 @@ class ModelOutcome:
             "accepted": self.accepted,
             "reason": self.reason,
             "error": self.error,
+            "below_gate": self.below_gate,
             "seconds": round(self.seconds, 3),
             "metrics": {k: round(v, 6) for k, v in metrics.items()},
         }
+
+
+def _optional_float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _combined(accepted: bool, reason: str, passed: bool, why: str) -> str:
+    """One reason for the acceptance bars and the gym gate together."""
+    if accepted and passed:
+        return f"{reason}; {why}"
+    if accepted:
+        return f"rejected: {why}"
+    return f"{reason}; {why}" if not passed else reason
 
 
 def run_config(planned: PlannedModel, seed: int) -> dict[str, Any]:
@@ -103,6 +140,8 @@ class TrainingRunner:
         git_revision: str | None = None,
         progress: TrainingProgress | None = None,
         seed: int = 0,
+        strength: StrengthCheck | None = None,
+        strength_store: StrengthStore | None = None,
     ) -> None:
         self._registry = registry
         self._lifecycle = lifecycle
@@ -110,6 +149,8 @@ class TrainingRunner:
         self._git_revision = git_revision
         self._progress = progress or SilentProgress()
         self._seed = seed
+        self._strength = strength
+        self._strength_store = strength_store
 
     def run(
         self,
@@ -118,11 +159,16 @@ class TrainingRunner:
         *,
         warm_starts: dict[str, ModelFamily] | None = None,
     ) -> list[ModelOutcome]:
-        """Train every planned model in order; one failure does not stop the others."""
+        """Train every planned model in order; one failure does not stop the others. A family
+        whose Production alias is still empty and none of whose candidates passed the gate gets
+        its best candidate registered anyway, tagged ``below_gate`` (a fresh platform starts
+        with models)."""
         outcomes = []
         for item in planned:
             warm = (warm_starts or {}).get(item.key)
             outcomes.append(self._one(dataset, item, warm))
+        for family in dict.fromkeys(o.planned.family for o in outcomes):
+            self._register_below_gate(family, [o for o in outcomes if o.planned.family is family])
         return outcomes
 
     def _one(
@@ -130,7 +176,7 @@ class TrainingRunner:
     ) -> ModelOutcome:
         outcome = ModelOutcome(planned)
         started = time.perf_counter()
-        self._progress.model_started(planned, STEPS)
+        self._progress.model_started(planned, (*STEPS, "gym") if self._strength else STEPS)
         try:
             trained = train_three_steps(
                 dataset,
@@ -141,8 +187,19 @@ class TrainingRunner:
             )
             outcome.trained = trained
             outcome.accepted, outcome.reason = trained.acceptance()
+            if self._strength is not None:
+                self._progress.step_done(planned, "gym")
+                report = self._strength.evaluate(
+                    planned.family, trained.onnx, self._metadata(trained)
+                )
+                outcome.strength = report
+                trained.metrics.update(strength_metrics(report, CANDIDATE))
+                passed, why = self._strength.judge(report)
+                outcome.gate_passed = passed
+                outcome.reason = _combined(outcome.accepted, outcome.reason, passed, why)
+                outcome.accepted = outcome.accepted and passed
             outcome.run_id = self._registry.log_training(
-                self._logged(dataset, trained, warm is not None)
+                self._logged(dataset, trained, warm is not None, outcome.strength)
             )
             if not outcome.accepted:
                 self._registry.mark_rejected(outcome.run_id, outcome.reason)
@@ -151,12 +208,60 @@ class TrainingRunner:
                 outcome.version = self._registry.register(outcome.run_id, planned.registered_name)
                 if planned.promote_alias is not None:
                     self._move_alias(outcome, planned.promote_alias)
+            self._store_strength(outcome)
         except Exception as exc:  # report and go on with the next model
             outcome.error = f"{type(exc).__name__}: {exc}"
             log.error("training %s failed:\n%s", planned.key, traceback.format_exc())
         outcome.seconds = time.perf_counter() - started
         self._progress.model_finished(outcome)
         return outcome
+
+    def _register_below_gate(self, family: Family, outcomes: list[ModelOutcome]) -> None:
+        if any(o.accepted for o in outcomes):
+            return
+        candidates = [o for o in outcomes if o.run_id is not None and o.error is None]
+        if not candidates or self._registry.alias_target(family, Alias.PRODUCTION) is not None:
+            return
+        best = max(
+            candidates,
+            key=lambda o: (
+                o.gym_win_rate(GymPart.TRAINING) or 0.0,
+                (o.trained.metrics.get("test_acc_holdout", 0.0) if o.trained else 0.0),
+            ),
+        )
+        assert best.run_id is not None
+        try:
+            best.version = self._registry.register(best.run_id, best.planned.registered_name)
+            self._registry.tag_run(best.run_id, BELOW_GATE_TAG, "true")
+            best.below_gate = True
+            best.reason = (
+                f"registered below the gate (no candidate of {family.value} passed and its "
+                f"Production alias was empty): {best.reason}"
+            )
+            self._move_alias(best, Alias.PRODUCTION)
+            self._store_strength(best)
+            log.warning("%s: %s", best.planned.key, best.reason)
+        except Exception as exc:  # report it like any other failure of this model
+            best.error = f"{type(exc).__name__}: {exc}"
+            log.error("registering %s below the gate failed:\n%s", best.planned.key,
+                      traceback.format_exc())  # fmt: skip
+
+    def _store_strength(self, outcome: ModelOutcome) -> None:
+        if self._strength_store is None or outcome.strength is None:
+            return
+        self._strength_store.add(
+            strength_record(
+                outcome.strength,
+                CANDIDATE,
+                outcome.planned.family,
+                outcome.version,
+                source="training",
+                run_id=outcome.run_id,
+                gate_passed=outcome.gate_passed,
+                below_gate=outcome.below_gate,
+                gate_reason=outcome.reason,
+            )
+        )
 
     def _move_alias(self, outcome: ModelOutcome, alias: Alias) -> None:
         planned = outcome.planned
@@ -175,7 +280,32 @@ class TrainingRunner:
             reason=f"trained with config {planned.config_id}",
         )
 
-    def _logged(self, dataset: Dataset, trained: TrainedModel, warm: bool) -> LoggedTraining:
+    @staticmethod
+    def _metadata(trained: TrainedModel) -> dict[str, Any]:
+        """What the serving cache keeps with the model (feature contract, calibration)."""
+        planned = trained.planned
+        return {
+            "family": planned.family.value,
+            "config_id": planned.config_id,
+            "feature_names": list(FEATURE_NAMES),
+            "feature_count": FEATURE_COUNT,
+            "feature_version": FEATURE_VERSION,
+            "onnx_sha256": hashlib.sha256(trained.onnx).hexdigest(),
+            "input": "features",
+            "output": "probabilities",
+            # calibration (SPEC §5): the graph already applies the temperature; the calibrated
+            # validation log-loss is None when the model had no validation games
+            "temperature": float(trained.temperature),
+            "val_log_loss": _optional_float(trained.metrics.get("val_log_loss")),
+        }
+
+    def _logged(
+        self,
+        dataset: Dataset,
+        trained: TrainedModel,
+        warm: bool,
+        strength: StrengthReport | None = None,
+    ) -> LoggedTraining:
         planned = trained.planned
         sha256 = hashlib.sha256(trained.onnx).hexdigest()
         params: dict[str, Any] = {
@@ -209,17 +339,16 @@ class TrainingRunner:
             "fit_reports": {name: asdict(r) for name, r in trained.fit_reports.items()},
             "family_extras": trained.model.extras(),
         }
+        if strength is not None:
+            artifacts["gym_strength"] = {
+                "candidate": strength.contender_dict(CANDIDATE),
+                "baselines": {b: strength.contender_dict(b) for b in BASELINES},
+                "games_per_opponent": strength.games_per_opponent,
+                "seed": strength.seed,
+                "params": strength.params_digest,
+            }
         native_name, native = trained.model.save_native()
-        metadata = {
-            "family": planned.family.value,
-            "config_id": planned.config_id,
-            "feature_names": list(FEATURE_NAMES),
-            "feature_count": FEATURE_COUNT,
-            "feature_version": FEATURE_VERSION,
-            "onnx_sha256": sha256,
-            "input": "features",
-            "output": "probabilities",
-        }
+        metadata = self._metadata(trained)
         return LoggedTraining(
             family=planned.family,
             registered_name=planned.registered_name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -76,12 +77,48 @@ def test_rounds_one_to_three_are_openings_and_later_rounds_say_fallback(client):
     assert answers[0]["ab_assignment"]["model_key"].startswith("multinomial_logistic@")
 
 
-def test_fallback_rounds_play_the_fallback_persona_of_the_policy(client):
-    # forrest falls back to cal, who (not having lost 3 in a row) plays beater(best).
+def test_without_models_the_layer_plays_and_says_so_and_learns_a_constant_player(client):
     game = start(client, policy="forrest")
-    for answer in play_to_end(client, game["game_id"], "rock")[3:]:
-        values = round_values(game["game_id"], answer["round"])
-        assert answer["bot_move"] in (beater(values.best()).value, values.best().value)
+    answers = play_to_end(client, game["game_id"], "rock")
+    for answer in answers[3:]:
+        info = answer["model_info"]
+        assert info["probability_source"] == "fallback"
+        assert info["fallback_reason"] in ("not_loaded", "no_model")
+        belief = answer["debug"]["belief"]
+        assert belief["model_weight"] is None
+        assert set(belief["weights"]) >= {"uniform", "frequency", "value-tier"}
+    # Rock every round: once the layer has seen enough, the bot answers with paper.
+    assert answers[-1]["bot_move"] == "paper"
+    assert answers[-1]["debug"]["belief"]["probabilities"]["rock"] > 0.5
+    assert client.get(f"/games/{game['game_id']}").json()["winner"] == "bot"
+
+
+def test_fallback_persona_keeps_the_seeds_fallback(tmp_path):
+    from rps.api.app import create_app
+    from rps.bootstrap import build_container
+    from rps.persistence.database import Database, migrate
+    from rps.settings import load_settings
+    from tests.conftest import ADMIN_TOKEN
+
+    settings = load_settings(
+        DATA_PATH=tmp_path / "data", RPS_ADMIN_TOKEN=ADMIN_TOKEN, FALLBACK="persona"
+    )
+    database = Database(settings.database_url)
+    migrate(database)
+    database.dispose()
+    container = build_container(settings, rng=random.Random(7), opening_rng=random.Random(11))
+    container.models.reload()
+    try:
+        with TestClient(create_app(container=container)) as persona_client:
+            # forrest falls back to cal, who (not having lost 3 in a row) plays beater(best).
+            game = start(persona_client, policy="forrest")
+            for answer in play_to_end(persona_client, game["game_id"], "rock")[3:]:
+                values = round_values(game["game_id"], answer["round"])
+                assert answer["bot_move"] in (beater(values.best()).value, values.best().value)
+                assert answer["model_info"]["probability_source"] == "fallback"
+                assert answer["debug"]["belief"] is None
+    finally:
+        container.close()
 
 
 def test_a_persona_chosen_as_opponent_is_reported_as_persona(client):

@@ -71,6 +71,12 @@ def new_platform(root: Path, games: int = 240) -> Platform:
         "TRAINING_CONFIG_PATH": str(config_path),
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "RPS_ADMIN_TOKEN": "training-tests",
+        # The gym gate, set explicitly: few games (each candidate still plays every opponent)
+        # and no refusal, so these tests know which models get registered; the gate's own
+        # tests set it strictly.
+        "GATE_GAMES_PER_OPPONENT": "2",
+        "ACCEPT_MAX_BELOW_LAYER": "100",
+        "ACCEPT_MAX_BELOW_GREEDY": "100",
     }
     env.pop("DATABASE_URL", None)
     env.pop("MLFLOW_TRACKING_URI", None)

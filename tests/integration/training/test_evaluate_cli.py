@@ -1,8 +1,10 @@
-"""`rps evaluate` against the session's trained registry: one table per family with numbers for
-every alias × opponent, and games stored only with ``--persist``."""
+"""`rps evaluate` against the session's trained registry: every family's Production beside the
+baselines on the same gym games, the figures as JSON, and the gym figures stored only with
+``--persist``."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,28 +14,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from rps.domain.policy import Family, Policy
+from rps.domain.policy import Policy
 from tests.integration.training.conftest import Platform
 
-OPPONENTS = ("cal", "constant", "random")
-# Runs the CLI with `evaluate` registered, whether or not rps.cli.main wires it in yet.
-RUNNER = """
-import sys
-from rps.cli.evaluate import register
-from rps.cli.main import app
-
-if not any(
-    (c.name or getattr(c.callback, "__name__", "")) == "evaluate" for c in app.registered_commands
-):
-    register(app)
-app(sys.argv[1:], prog_name="rps")
-"""
+# Two training-part opponents (a persona and the pre-gym name of "rock") and one held out.
+OPPONENTS = ("cal", "constant", "scissors")
+BOTS = {f"{p.value} Production" for p in Policy}
+BASELINE_ROWS = {"value-greedy", "frequency-ev", "model-free-layer"}
 PERCENT = r"\d{1,3}\.\d%"
 
 
 def evaluate(base_env: dict[str, str], *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", RUNNER, "evaluate", *args],
+        [sys.executable, "-m", "rps.cli.main", "evaluate", *args],
         env={**base_env, "COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb", **env},
         capture_output=True,
         text=True,
@@ -42,18 +35,13 @@ def evaluate(base_env: dict[str, str], *args: str, **env: str) -> subprocess.Com
     )
 
 
-def table_rows(stdout: str) -> dict[tuple[Family, str], list[str]]:
-    """(family, opponent) → the row's cells, from the rich tables (one titled per family)."""
-    titles = {f"{p.family.value} ({p.value})": p.family for p in Policy}
-    rows: dict[tuple[Family, str], list[str]] = {}
-    family: Family | None = None
+def strength_rows(stdout: str) -> dict[str, list[str]]:
+    """bot → the cells of its row in the strength table."""
+    rows: dict[str, list[str]] = {}
     for line in stdout.splitlines():
-        if line.strip() in titles:
-            family = titles[line.strip()]
-            continue
         cells = [c.strip() for c in line.split("│")[1:-1]]
-        if family is not None and len(cells) == 9 and cells[2] in OPPONENTS:
-            rows[(family, cells[2])] = cells
+        if len(cells) == 10 and (cells[0] in BOTS or cells[0] in BASELINE_ROWS):
+            rows.setdefault(cells[0], cells)
     return rows
 
 
@@ -65,18 +53,13 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def games_in(db_path: Path) -> list[sa.Row]:
+def table_rows(db_path: Path, table: str) -> list[sa.Row]:
     engine = sa.create_engine(f"sqlite:///{db_path}")
     try:
         with engine.connect() as conn:
-            return list(
-                conn.execute(
-                    sa.text(
-                        "SELECT id, source, is_test, player_name, policy, bot_model_alias "
-                        "FROM games"
-                    )
-                )
-            )
+            if not sa.inspect(conn).has_table(table):
+                return []
+            return list(conn.execute(sa.text(f"SELECT * FROM {table}")))
     finally:
         engine.dispose()
 
@@ -88,8 +71,15 @@ def evaluation(trained_platform: Platform, tmp_path_factory: pytest.TempPathFact
     root = tmp_path_factory.mktemp("evaluate")
     args = ("--opponents", ",".join(OPPONENTS), "--games", "6", "--aliases", "Production")
     plain_db = root / "plain.db"
+    report = root / "report.json"
     plain = evaluate(
-        trained_platform.env, *args, "--seed", "3", DATABASE_URL=f"sqlite:///{plain_db}"
+        trained_platform.env,
+        *args,
+        "--seed",
+        "3",
+        "--json",
+        str(report),
+        DATABASE_URL=f"sqlite:///{plain_db}",
     )
     persisted_db = root / "persisted.db"
     persisted = evaluate(
@@ -100,46 +90,72 @@ def evaluation(trained_platform: Platform, tmp_path_factory: pytest.TempPathFact
         "--persist",
         DATABASE_URL=f"sqlite:///{persisted_db}",
     )
-    return plain, plain_db, persisted, persisted_db
+    return plain, plain_db, report, persisted, persisted_db
 
 
-def test_evaluate_prints_a_table_per_family_with_numbers_for_every_opponent(evaluation):
-    plain, _, _, _ = evaluation
+def test_evaluate_shows_every_production_beside_the_baselines(evaluation):
+    plain, _, _, _, _ = evaluation
     assert plain.returncode == 0, plain.stdout + plain.stderr
-    rows = table_rows(plain.stdout)
-    assert set(rows) == {(f, o) for f in Family for o in OPPONENTS}, plain.stdout
-    for (family, opponent), cells in rows.items():
-        _alias, model, _, games, rounds, margin, win_rate, interval, accuracy = cells
-        assert re.fullmatch(r"v\d+", model), (family, opponent, cells)
-        assert games == "6"
-        assert int(rounds) >= 6 * 6  # a game lasts at least 6 rounds (≤ 2.0 points a round)
+    rows = strength_rows(plain.stdout)
+    assert set(rows) == BOTS | BASELINE_ROWS, plain.stdout
+    for bot in BOTS:
+        cells = rows[bot]
+        model, training, holdout, overall, margin, worst = cells[1:7]
+        assert re.fullmatch(r"v\d+", model), cells
+        for rate in (training, holdout, overall):
+            assert re.fullmatch(rf"{PERCENT} \(\d+%–\d+%\)", rate), cells
         assert re.fullmatch(r"[+-]\d+\.\d{3}", margin)
-        assert re.fullmatch(PERCENT, win_rate)
-        assert re.fullmatch(f"{PERCENT}–{PERCENT}", interval)
-        assert re.fullmatch(PERCENT, accuracy)
-    # Trained on cal's games, the tree models read cal far better than chance.
-    cal_accuracy = float(rows[(Family.XGBOOST, "cal")][8].rstrip("%"))
-    assert cal_accuracy > 50.0, plain.stdout
-    assert "54 games" in plain.stderr
-    assert "nothing stored" in plain.stderr
+        assert worst.split()[0] in ("cal", "rock", "scissors"), cells
+        assert re.fullmatch(r"[+-]\d+\.\d \([+-]\d+…[+-]\d+\)", cells[7]), cells
+        assert re.fullmatch(PERCENT, cells[9]), cells
+    for baseline in BASELINE_ROWS:
+        assert rows[baseline][1] == "baseline"
+        assert rows[baseline][9] == ""
+    # value-greedy plays the highest-valued move, which cal (the lowest) always beats.
+    assert rows["value-greedy"][6] == "cal 0%", rows["value-greedy"]
+    assert "win rate per group" in plain.stdout
+    assert "108 games" in plain.stderr  # (3 Productions + 3 baselines) × 3 opponents × 6
+
+
+def test_the_json_report_has_every_part_group_and_the_paired_differences(evaluation):
+    _, _, report_path, _, _ = evaluation
+    data = json.loads(report_path.read_text())
+    assert data["seed"] == 3
+    assert data["games_per_opponent"] == 6
+    assert [o["name"] for o in data["opponents"]] == ["cal", "rock", "scissors"]
+    assert {o["part"] for o in data["opponents"]} == {"training", "holdout"}
+    contenders = data["contenders"]
+    assert set(contenders) == {f"{p.family.value}@Production" for p in Policy} | BASELINE_ROWS
+    xgb = contenders["xgboost@Production"]
+    assert xgb["training"]["games"] == 12
+    assert xgb["holdout"]["games"] == 6
+    assert set(xgb["groups"]) == {"naive", "mixed"}
+    assert set(xgb["paired"]) == BASELINE_ROWS
+    assert xgb["worst"]["overall"]["opponent"] in ("cal", "rock", "scissors")
+    assert data["aliases"]["xgboost@Production"]["version"] is not None
 
 
 def test_evaluate_stores_nothing_without_persist(evaluation):
-    _, plain_db, _, _ = evaluation
-    assert not plain_db.exists() or games_in(plain_db) == []
+    _, plain_db, _, _, _ = evaluation
+    assert table_rows(plain_db, "games") == []
+    assert table_rows(plain_db, "model_strength") == []
 
 
-def test_persist_stores_the_games_as_simulated_test_games_named_for_the_opponent(evaluation):
-    _, _, persisted, persisted_db = evaluation
+def test_persist_stores_each_evaluated_versions_gym_figures_and_no_games(evaluation):
+    _, _, _, persisted, persisted_db = evaluation
     assert persisted.returncode == 0, persisted.stdout + persisted.stderr
-    stored = games_in(persisted_db)
-    assert len(stored) == 3 * len(OPPONENTS) * 6
-    assert {r.source for r in stored} == {"simulated"}
-    assert {bool(r.is_test) for r in stored} == {True}
-    assert {r.bot_model_alias for r in stored} == {"Production"}
-    assert {r.player_name for r in stored} == {"Cal", "constant", "random"}
-    assert {r.policy for r in stored} == {p.value for p in Policy}
-    assert "stored 54 games" in persisted.stderr
+    rows = table_rows(persisted_db, "model_strength")
+    assert {r.model_type for r in rows} == {p.family.value for p in Policy}
+    assert {r.source for r in rows} == {"evaluate"}
+    assert all(r.version for r in rows)
+    assert {r.games_per_opponent for r in rows} == {6}
+    for r in rows:
+        assert 0.0 <= r.training_win_rate <= 1.0
+        assert 0.0 <= r.holdout_win_rate <= 1.0
+        assert r.greedy_holdout_win_rate is not None
+        assert json.loads(r.figures)["overall"]["games"] == 18
+    assert table_rows(persisted_db, "games") == []
+    assert "stored the gym figures of 3 versions" in persisted.stderr
 
 
 def test_unknown_opponents_exit_2_naming_the_valid_ones(tmp_path):
@@ -147,6 +163,7 @@ def test_unknown_opponents_exit_2_naming_the_valid_ones(tmp_path):
     assert result.returncode == 2
     assert "unknown opponent 'nobody'" in result.stderr
     assert "wsls" in result.stderr
+    assert "holdout" in result.stderr
 
 
 def test_with_no_model_at_all_evaluate_exits_1_unless_fallback_is_allowed(tmp_path):
@@ -157,5 +174,7 @@ def test_with_no_model_at_all_evaluate_exits_1_unless_fallback_is_allowed(tmp_pa
     assert "no model is loaded" in refused.stderr
     allowed = evaluate(empty, *args, "--model-types", "xgboost", "--allow-fallback")
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
-    assert "fallback (no_model)" in allowed.stdout
-    assert "n/a (fallback)" in allowed.stdout
+    rows = strength_rows(allowed.stdout)
+    assert "fallback (no_model)" in rows["forrest Production"][1]
+    # Without a model the bot is the layer without one: the same games, the same result.
+    assert rows["forrest Production"][2] == rows["model-free-layer"][2]

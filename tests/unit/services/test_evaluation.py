@@ -1,141 +1,79 @@
-"""`rps evaluate`'s service: the generic opponents' rules, the Wilson interval, and the evaluation
-loop against fake models served by a real ModelManager."""
+"""Strength evaluation (`rps evaluate`, SPEC §4.1): opponents from the gym, every bot and the
+baselines on the same games, the figures per part, group and opponent, and what is persisted —
+against fake models served by a real ModelManager."""
 
 from __future__ import annotations
 
-import random
-from collections import Counter
-
 import pytest
 
-from rps.domain.history import PlayerView
-from rps.domain.move import MOVES, Move, Outcome
-from rps.domain.personas import PersonaName
+from rps.domain.gym import GYM, GymPart, holdout_part, resolve
 from rps.domain.policy import Alias, Family
-from rps.domain.round_values import RoundValues
-from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.strength_repository import StrengthRecord
 from rps.services.evaluation import (
-    OPPONENTS,
     Evaluator,
     NoModelToEvaluate,
-    constant_rock,
-    cycle,
-    frequency,
-    highest_valued,
-    lowest_valued,
     parse_aliases,
     parse_families,
     parse_opponents,
-    uniform_random,
-    wilson_interval,
-    win_stay_lose_shift,
+    total_games,
 )
 from rps.serving.model_manager import ModelManager
+from rps.serving.strength import (
+    BASELINE_GREEDY,
+    BASELINE_LAYER,
+    BASELINES,
+    Paired,
+    ServedModel,
+    ValueGreedy,
+    baselines,
+    play_gym,
+    wilson_interval,
+)
 from tests.support.onnx_models import DictSource, fetched
 
-R, P, S = Move.ROCK, Move.PAPER, Move.SCISSORS
-W, L, D = Outcome.WIN, Outcome.LOSE, Outcome.DRAW
-VALUES = RoundValues(20, 10, 15)  # rock highest, paper lowest, scissors middle
+CERTAIN_ROCK = (0.998, 0.001, 0.001)
+CERTAIN_SCISSORS = (0.001, 0.001, 0.998)
 
 
-def view(
-    mine: tuple[Move, ...] = (),
-    bots: tuple[Move, ...] = (),
-    results: tuple[Outcome, ...] = (),
-    values: RoundValues = VALUES,
-) -> PlayerView:
-    """The user side's view: ``mine`` are the opponent's own moves, ``bots`` the bot's."""
-    return PlayerView(values, mine, bots, results, (values,) * len(mine), 0, 0)
+def manager(models: dict) -> ModelManager:
+    loaded = ModelManager([DictSource("cache", models)])
+    loaded.reload()
+    return loaded
 
 
-# -- opponents ----------------------------------------------------------------------------------
+def everywhere(probabilities, version: str = "4") -> ModelManager:
+    return manager({(f, a): fetched(version, probabilities) for f in Family for a in Alias})
 
 
-def test_every_persona_and_generic_opponent_is_registered():
-    assert set(OPPONENTS) == {p.value for p in PersonaName} | {
+# -- choosing opponents ----------------------------------------------------------------------------
+
+
+def test_opponents_are_gym_strategies_groups_and_parts_and_the_old_names_still_work():
+    assert [s.name for s in parse_opponents(["random", "constant", "cycle"])] == [
         "random",
-        "constant",
+        "rock",
         "cycle",
+    ]
+    assert [s.name for s in parse_opponents(["frequency", "wsls", "highest", "lowest"])] == [
         "frequency",
         "wsls",
         "highest",
         "lowest",
-    }
-
-
-def test_random_plays_each_move_about_a_third_of_the_time_and_repeats_with_its_seed():
-    rng = random.Random(3)
-    counts = Counter(uniform_random(view(), rng) for _ in range(3000))
-    assert set(counts) == set(MOVES)
-    assert all(900 < c < 1100 for c in counts.values())
-    first = [uniform_random(view(), random.Random(9)) for _ in range(5)]
-    assert first == [uniform_random(view(), random.Random(9)) for _ in range(5)]
-
-
-def test_constant_always_plays_rock_whatever_happened():
-    assert constant_rock(view(), random.Random(0)) is R
-    assert constant_rock(view((R, R), (P, P), (L, L)), random.Random(0)) is R
-
-
-def test_cycle_plays_rock_paper_scissors_by_rounds_played():
-    moves = [cycle(view((R,) * n, (R,) * n, (D,) * n), random.Random(0)) for n in range(5)]
-    assert moves == [R, P, S, R, P]
-
-
-def test_frequency_beats_the_bots_most_frequent_move():
-    assert frequency(view((R, R, R), (S, P, S), (W, L, W)), random.Random(0)) is R
-
-
-def test_frequency_breaks_ties_rock_paper_scissors_and_starts_with_paper():
-    assert frequency(view((R, R), (S, P), (W, L)), random.Random(0)) is S  # tie: paper first
-    assert frequency(view(), random.Random(0)) is P  # nothing played: rock counts as most frequent
-
-
-def test_wsls_repeats_its_move_after_a_win():
-    assert win_stay_lose_shift(view((P, S), (R, P), (W, W)), random.Random(0)) is S
-
-
-def test_wsls_plays_the_beater_of_the_bots_last_move_after_a_loss():
-    assert win_stay_lose_shift(view((R, R), (S, P), (W, L)), random.Random(0)) is S
-
-
-def test_wsls_shifts_to_the_next_move_in_the_cycle_after_a_draw():
-    assert win_stay_lose_shift(view((S,), (S,), (D,)), random.Random(0)) is R
-    assert win_stay_lose_shift(view((R,), (R,), (D,)), random.Random(0)) is P
-
-
-def test_wsls_opens_with_a_seeded_random_move():
-    opened = {win_stay_lose_shift(view(), random.Random(seed)) for seed in range(30)}
-    assert opened == set(MOVES)
-    assert win_stay_lose_shift(view(), random.Random(4)) is win_stay_lose_shift(
-        view(), random.Random(4)
-    )
-
-
-def test_highest_and_lowest_play_the_rounds_highest_and_lowest_valued_moves():
-    assert highest_valued(view(), random.Random(0)) is R
-    assert lowest_valued(view(), random.Random(0)) is P
-    other = RoundValues(11, 16, 10)
-    assert highest_valued(view(values=other), random.Random(0)) is P
-    assert lowest_valued(view(values=other), random.Random(0)) is S
-
-
-def test_unknown_opponents_are_refused_with_the_list_of_valid_ones():
-    with pytest.raises(ValueError, match="unknown opponent 'bogus'") as excinfo:
-        parse_opponents(["cal", "bogus"])
-    for name in ("ace", "hal", "random", "constant", "wsls", "lowest"):
-        assert name in str(excinfo.value)
-
-
-def test_opponent_names_are_case_insensitive_and_deduplicated_in_order():
-    assert parse_opponents([" Random", "cal", "random", ""]) == ["random", "cal"]
-    with pytest.raises(ValueError, match="no opponent"):
-        parse_opponents(["", " "])
+    ]
+    assert parse_opponents(["holdout"]) == holdout_part()
+    assert parse_opponents(["value_aware:holdout"]) == [
+        s for s in holdout_part() if s.group.value == "value_aware"
+    ]
+    assert len(parse_opponents(["all"])) == len(GYM)
+    assert parse_opponents(["Cal", "cal", "personas"])[0].name == "cal"
+    with pytest.raises(ValueError, match="unknown opponent 'grandmaster'"):
+        parse_opponents(["grandmaster"])
 
 
 def test_families_accept_policy_and_short_names_and_aliases_need_their_exact_case():
-    assert parse_families(["forrest", "mnlogit", "xgboost"]) == [
+    assert parse_families(["forrest", "xgboost", "brian", "mnlogit"]) == [
         Family.XGBOOST,
+        Family.FEEDFORWARD_NN,
         Family.MULTINOMIAL_LOGISTIC,
     ]
     assert parse_aliases(["Production", "B"]) == [Alias.PRODUCTION, Alias.B]
@@ -145,7 +83,7 @@ def test_families_accept_policy_and_short_names_and_aliases_need_their_exact_cas
         parse_families(["svm"])
 
 
-# -- the Wilson interval ------------------------------------------------------------------------
+# -- statistics ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -170,143 +108,197 @@ def test_wilson_interval_is_exact_at_the_edges_and_uninformative_without_trials(
         wilson_interval(4, 3)
 
 
-# -- the evaluation loop ------------------------------------------------------------------------
-
-CERTAIN_ROCK = (0.998, 0.001, 0.001)
-
-
-class RecordingRepository:
-    """Stands in for the GameRepository: keeps what would have been stored."""
-
-    def __init__(self) -> None:
-        self.games: list[tuple[GameRecord, list[RoundRecord]]] = []
-
-    def add_played_games(self, played_games):
-        self.games.extend((g, list(rs)) for g, rs in played_games)
+def test_a_paired_difference_is_the_mean_of_per_game_differences_with_its_interval():
+    paired = Paired.of([1, 0, 0, 1, -1, 0, 1, 0])
+    assert paired.difference == pytest.approx(2 / 8)
+    assert paired.low < paired.difference < paired.high
+    assert Paired.of([1] * 10).low == Paired.of([1] * 10).high == 1.0
+    assert Paired.of([]).games == 0
 
 
-def manager(models: dict) -> ModelManager:
-    loaded = ModelManager([DictSource("cache", models)])
-    loaded.reload()
-    return loaded
+# -- the games -------------------------------------------------------------------------------------
 
 
-def certain_of_rock() -> ModelManager:
-    return manager({(f, a): fetched("4", CERTAIN_ROCK) for f in Family for a in Alias})
-
-
-def test_a_model_certain_of_rock_predicts_constant_rock_perfectly_and_wins_every_model_round():
-    repo = RecordingRepository()
-    evaluator = Evaluator(certain_of_rock(), repo, seed=1)
-    report = evaluator.run([Family.XGBOOST], [Alias.PRODUCTION], ["constant"], 5)
-    cell = report.cells[(Family.XGBOOST, Alias.PRODUCTION, "constant")]
-    assert cell.games == 5
-    assert cell.model_rounds > 0
-    assert cell.accuracy == 1.0
-    assert cell.bot_wins == 5
-    assert cell.win_interval == pytest.approx(wilson_interval(5, 5))
-    assert cell.margin_per_round > 0.5  # every model round wins ≥ 1.0; the openings vary
-    assert not cell.on_fallback
-    assert cell.versions == {"4"}
-    model_rounds = [r for _, rounds in repo.games for r in rounds if r.decision_source == "model"]
-    assert len(model_rounds) == cell.model_rounds
-    assert all(r.played.bot_move is P and r.played.outcome is L for r in model_rounds)
-
-
-def test_against_a_random_opponent_the_accuracy_is_about_a_third():
-    report = Evaluator(certain_of_rock(), seed=2).run(
-        [Family.FEEDFORWARD_NN], [Alias.B], ["random"], 40
+def test_every_contender_plays_the_same_games_against_each_opponent():
+    played: dict[str, list[tuple[str, str, int]]] = {}
+    contenders = [ServedModel(Family.XGBOOST, Alias.B, everywhere(CERTAIN_ROCK)), *baselines()]
+    play_gym(
+        contenders,
+        resolve(["rock", "beat-last"]),
+        4,
+        seed=8,
+        on_played=lambda c, spec, game: played.setdefault(c.name, []).append(
+            (spec.opponent, game.game_id, len(game.rounds))
+        ),
     )
-    cell = report.cells[(Family.FEEDFORWARD_NN, Alias.B, "random")]
-    assert cell.model_rounds > 400
-    assert cell.accuracy == pytest.approx(1 / 3, abs=0.07)
+    ids = {name: [(o, g) for o, g, _ in games] for name, games in played.items()}
+    assert len(ids) == 4
+    assert all(games == ids["value-greedy"] for games in ids.values())
+    assert len({g for _, g in ids["value-greedy"]}) == 8
 
 
-def test_the_margin_per_round_is_the_bots_points_minus_the_opponents_over_all_rounds():
-    repo = RecordingRepository()
-    report = Evaluator(certain_of_rock(), repo, seed=3).run(
-        [Family.XGBOOST], [Alias.PRODUCTION], ["cal"], 4
+def test_a_model_certain_of_rock_beats_constant_rock_in_every_game_and_predicts_it_perfectly():
+    report = Evaluator(everywhere(CERTAIN_ROCK), seed=1).run(
+        [Family.XGBOOST], [Alias.PRODUCTION], resolve(["rock"]), 6
     )
-    cell = report.cells[(Family.XGBOOST, Alias.PRODUCTION, "cal")]
-    margin = sum(g.bot_score - g.user_score for g, _ in repo.games) / 10
-    assert cell.rounds == sum(len(rs) for _, rs in repo.games)
-    assert cell.margin_per_round == pytest.approx(margin / cell.rounds)
+    tally = report.strength.tallies[("xgboost@Production", "rock")]
+    assert tally.games == 6
+    assert tally.bot_wins == 6
+    assert tally.model_rounds > 0
+    assert tally.accuracy == 1.0
+    assert tally.margin_per_round > 0.5
+    assert tally.versions == {"4"}
+    assert not tally.on_fallback
+    # value-greedy plays the highest-valued move whatever rock does: it cannot win them all
+    assert report.strength.tallies[(BASELINE_GREEDY, "rock")].bot_wins < 6
 
 
-def test_the_bot_is_forced_onto_each_alias_and_games_are_stored_as_simulated_test_games():
-    models = {(Family.XGBOOST, Alias.SHADOW1): fetched("8", CERTAIN_ROCK)}
-    repo = RecordingRepository()
-    report = Evaluator(manager(models), repo, seed=4).run(
-        [Family.XGBOOST], [Alias.SHADOW1], ["constant", "hal"], 3
+def test_a_confidently_wrong_model_stops_counting_so_the_bot_still_beats_a_simple_player():
+    wrong = Evaluator(everywhere(CERTAIN_SCISSORS), seed=2).run(
+        [Family.FEEDFORWARD_NN], [Alias.PRODUCTION], resolve(["rock", "cycle"]), 10
     )
-    assert report.persisted_games == 6
-    assert len(repo.games) == 6
-    for record, rounds in repo.games:
-        assert record.source is GameSource.SIMULATED
-        assert record.is_test is True
-        assert record.bot_model_alias == "shadow1"
-        assert record.model_version == "8"
-        assert record.policy == "forrest"
-        assert record.winner is not None
-        assert record.rounds_played == len(rounds)
-        assert [r.decision_source for r in rounds[:3]] == ["opening"] * 3
-        assert {r.model_alias for r in rounds[3:]} == {"shadow1"}
-    assert {g.player_name for g, _ in repo.games} == {"constant", "Hal"}
+    strength = wrong.strength
+    for opponent in ("rock", "cycle"):
+        bot = strength.tallies[("feedforward_nn@Production", opponent)]
+        layer = strength.tallies[(BASELINE_LAYER, opponent)]
+        assert bot.win_rate >= layer.win_rate - 0.2
+        assert bot.win_rate >= 0.8
 
 
-def test_nothing_is_stored_without_a_repository():
-    report = Evaluator(certain_of_rock(), seed=5).run(
-        [Family.XGBOOST], [Alias.PRODUCTION], ["constant"], 2
-    )
-    assert report.persisted_games == 0
-    assert report.games == 2
-
-
-def test_an_alias_without_a_model_is_reported_as_fallback_with_no_accuracy():
+def test_an_alias_without_a_model_plays_exactly_as_the_layer_without_a_model():
     models = {(Family.XGBOOST, Alias.PRODUCTION): fetched("2", CERTAIN_ROCK)}
     report = Evaluator(manager(models), seed=6).run(
-        [Family.XGBOOST], [Alias.PRODUCTION, Alias.B], ["constant"], 3
+        [Family.XGBOOST], [Alias.PRODUCTION, Alias.B], resolve(["rock", "wsls"]), 5
     )
-    served = report.cells[(Family.XGBOOST, Alias.PRODUCTION, "constant")]
-    empty = report.cells[(Family.XGBOOST, Alias.B, "constant")]
-    assert served.accuracy == 1.0
-    assert not report.statuses[(Family.XGBOOST, Alias.PRODUCTION)].on_fallback
-    assert report.statuses[(Family.XGBOOST, Alias.B)].fallback_reason == "no_model"
-    assert empty.accuracy is None
-    assert empty.on_fallback
-    assert empty.model_rounds == 0
-    assert empty.fallback_reasons == Counter({"no_model": empty.rounds - 3 * empty.games})
+    statuses = report.statuses
+    assert not statuses[(Family.XGBOOST, Alias.PRODUCTION)].on_fallback
+    assert statuses[(Family.XGBOOST, Alias.B)].fallback_reason == "no_model"
+    for opponent in ("rock", "wsls"):
+        empty = report.strength.tallies[("xgboost@B", opponent)]
+        layer = report.strength.tallies[(BASELINE_LAYER, opponent)]
+        assert empty.accuracy is None
+        assert empty.fallback_rounds == empty.rounds - 3 * empty.games
+        assert empty.wins_by_game == layer.wins_by_game
+        assert empty.margin_tenths == layer.margin_tenths
 
 
 def test_when_every_selected_alias_is_on_fallback_the_run_refuses_unless_allowed():
     nothing = manager({})
     with pytest.raises(NoModelToEvaluate, match="xgboost@Production: no_model"):
-        Evaluator(nothing, seed=7).run([Family.XGBOOST], [Alias.PRODUCTION], ["constant"], 1)
+        Evaluator(nothing, seed=7).run([Family.XGBOOST], [Alias.PRODUCTION], resolve(["rock"]), 1)
     report = Evaluator(nothing, seed=7).run(
-        [Family.XGBOOST], [Alias.PRODUCTION], ["constant"], 2, allow_fallback=True
+        [Family.XGBOOST], [Alias.PRODUCTION], resolve(["rock"]), 2, allow_fallback=True
     )
-    assert report.cells[(Family.XGBOOST, Alias.PRODUCTION, "constant")].accuracy is None
+    assert report.strength.tallies[("xgboost@Production", "rock")].accuracy is None
 
 
 def test_games_are_reproducible_from_the_seed_and_independent_of_the_other_opponents():
-    def cell_of(opponents: list[str], seed: int):
-        report = Evaluator(certain_of_rock(), seed=seed).run(
-            [Family.MULTINOMIAL_LOGISTIC], [Alias.PRODUCTION], opponents, 4
+    def tally_of(opponents: list[str], seed: int):
+        report = Evaluator(everywhere(CERTAIN_ROCK), seed=seed).run(
+            [Family.MULTINOMIAL_LOGISTIC], [Alias.PRODUCTION], resolve(opponents), 4
         )
-        c = report.cells[(Family.MULTINOMIAL_LOGISTIC, Alias.PRODUCTION, "gus")]
-        return (c.rounds, c.margin_tenths, c.bot_wins, c.correct)
+        t = report.strength.tallies[("multinomial_logistic@Production", "gus")]
+        return (t.rounds, t.margin_tenths, t.wins_by_game, t.correct)
 
-    assert cell_of(["gus"], 11) == cell_of(["random", "gus"], 11)
-    assert cell_of(["gus"], 11) != cell_of(["gus"], 12)
+    assert tally_of(["gus"], 11) == tally_of(["random", "gus"], 11)
+    assert tally_of(["gus"], 11) != tally_of(["gus"], 12)
 
 
-def test_progress_is_reported_once_per_game():
+def test_progress_is_reported_once_per_game_of_every_bot_and_baseline():
     ticks = []
-    Evaluator(certain_of_rock(), seed=8).run(
-        [Family.XGBOOST, Family.FEEDFORWARD_NN],
-        [Alias.PRODUCTION],
-        ["constant", "cycle"],
-        2,
-        on_game=lambda: ticks.append(1),
+    families, aliases = [Family.XGBOOST, Family.FEEDFORWARD_NN], [Alias.PRODUCTION]
+    opponents = resolve(["rock", "cycle"])
+    Evaluator(everywhere(CERTAIN_ROCK), seed=8).run(
+        families, aliases, opponents, 2, on_game=lambda: ticks.append(1)
     )
-    assert len(ticks) == 8
+    assert len(ticks) == total_games(families, aliases, opponents, 2) == (2 + 3) * 2 * 2
+
+
+# -- the figures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_report():
+    opponents = resolve(["rock", "random", "highest", "middle", "frequency", "cal"])
+    return Evaluator(everywhere(CERTAIN_ROCK), seed=3).run(
+        [Family.XGBOOST], [Alias.PRODUCTION, Alias.SHADOW1], opponents, 6
+    )
+
+
+def test_the_report_has_every_part_group_baseline_and_the_worst_opponent(small_report):
+    strength = small_report.strength
+    assert strength.contenders == ["xgboost@Production", "xgboost@shadow1", *BASELINES]
+    figures = strength.contender_dict("xgboost@Production")
+    parts = {s.part for s in strength.opponents}
+    assert parts == {GymPart.TRAINING, GymPart.HOLDOUT}
+    training = [s for s in strength.opponents if s.part is GymPart.TRAINING]
+    pooled = sum(strength.tallies[("xgboost@Production", s.name)].bot_wins for s in training)
+    assert figures["training"]["wins"] == pooled
+    assert figures["training"]["games"] == 6 * len(training)
+    assert figures["overall"]["games"] == 36
+    assert set(figures["groups"]) == {"naive", "adaptive", "value_aware", "mixed"}
+    worst = figures["worst"]["overall"]
+    rates = {
+        s.name: strength.tallies[("xgboost@Production", s.name)].win_rate
+        for s in strength.opponents
+    }
+    assert worst["win_rate"] == min(rates.values())
+    assert rates[worst["opponent"]] == worst["win_rate"]
+    assert worst["low"] <= worst["win_rate"] <= worst["high"]
+    assert set(figures["paired"]) == set(BASELINES)
+    mine = figures["holdout"]["win_rate"]
+    greedy = strength.contender_dict(BASELINE_GREEDY)["holdout"]["win_rate"]
+    assert figures["paired"][BASELINE_GREEDY]["holdout"]["difference"] == pytest.approx(
+        mine - greedy
+    )
+    assert "paired" not in strength.contender_dict(BASELINE_GREEDY)
+    assert figures["accuracy"] is not None
+    assert figures["versions"] == ["4"]
+
+
+def test_margin_per_round_is_the_bots_points_minus_the_opponents_over_all_rounds():
+    games = []
+    play_gym(
+        [ValueGreedy()],
+        resolve(["cal"]),
+        5,
+        seed=4,
+        on_played=lambda c, spec, game: games.append(game),
+    )
+    report = play_gym([ValueGreedy()], resolve(["cal"]), 5, seed=4)
+    tally = report.tallies[("value-greedy", "cal")]
+    margin = sum(g.bot_score - g.user_score for g in games) / 10
+    assert tally.rounds == sum(len(g.rounds) for g in games)
+    assert tally.margin_per_round == pytest.approx(margin / tally.rounds)
+
+
+class RecordingStore:
+    def __init__(self) -> None:
+        self.records: list[StrengthRecord] = []
+
+    def add(self, record: StrengthRecord) -> None:
+        self.records.append(record)
+
+
+def test_persist_stores_the_figures_of_each_evaluated_version_and_not_of_fallbacks():
+    models = {(Family.XGBOOST, Alias.SHADOW1): fetched("8", CERTAIN_ROCK)}
+    store = RecordingStore()
+    evaluator = Evaluator(manager(models), store, seed=4)
+    report = evaluator.run(
+        [Family.XGBOOST], [Alias.SHADOW1, Alias.SHADOW2], resolve(["rock", "scissors"]), 3
+    )
+    assert evaluator.persist(report) == 1
+    (record,) = store.records
+    assert (record.model_type, record.version, record.source) == ("xgboost", "8", "evaluate")
+    assert record.training_win_rate == report.strength.tallies[("xgboost@shadow1", "rock")].win_rate
+    assert record.holdout_win_rate == (
+        report.strength.tallies[("xgboost@shadow1", "scissors")].win_rate
+    )
+    assert record.greedy_holdout_win_rate == (
+        report.strength.tallies[(BASELINE_GREEDY, "scissors")].win_rate
+    )
+    assert record.games_per_opponent == 3
+    assert record.seed == 4
+    assert record.scoring_version == report.strength.params_digest
+    assert record.figures["overall"]["games"] == 6
+    assert Evaluator(manager(models), seed=4).persist(report) == 0  # no store, nothing written

@@ -62,7 +62,8 @@ _FALLBACK_NOTE = (
     "is still 200 but says so: `model_info.probability_source` is `fallback`, "
     "`model_info.fallback_reason` tells why (e.g. `no_model`, `load_failed`), and the model's "
     "outputs are null — never made-up uniform probabilities. In a game the bot would then play "
-    "its fallback persona (brian→bob, forrest→cal, logan→dan)."
+    "the decision layer without a model (or, with FALLBACK=persona, its fallback persona: "
+    "brian→bob, forrest→cal, logan→dan)."
 )
 
 
@@ -183,10 +184,12 @@ async def predict(body: PredictRequest, request: Request) -> FastJSONResponse:
     "/predict-with-policy",
     response_model=PredictWithPolicyResponse,
     responses=_RESPONSES,
-    description="As /predict, plus the move the bot would play: the highest expected value "
-    "(SPEC §4) given the probabilities, this round's values and the scores (replayed from the "
-    "history when omitted). " + _FALLBACK_NOTE + " `bot_move` and `expected_values` are then "
-    "null too.",
+    description="As /predict, plus the model's own move: the highest expected value (SPEC §4) "
+    "given its probabilities, this round's values and the scores (replayed from the history "
+    "when omitted). In a game the bot plays the decision layer's blend of these probabilities "
+    "with what the game itself has shown, so its move can differ. "
+    + _FALLBACK_NOTE
+    + " `bot_move` and `expected_values` are then null too.",
 )
 async def predict_with_policy(body: PredictRequest, request: Request) -> FastJSONResponse:
     return FastJSONResponse(_answer_one(request, body, with_policy=True))

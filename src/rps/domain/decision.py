@@ -1,0 +1,650 @@
+"""The decision layer (SPEC §4): the probabilities that enter the EV rule, blended online from the
+model and from what this game has shown so far.
+
+A model trained on other players can be confidently wrong about this one, and a wrong P makes
+the EV rule pick low-value moves. So every model round the bot blends experts:
+
+* **in-game experts**, shared by every alias of the family. Each one watches one *frame*: a
+  reference move known before the user moves (the user's own last move, the bot's last move,
+  this round's highest-valued move, the bot's favourite move, the move in the bot's favourite
+  value tier, the bot's predicted move, plain rock) and counts how the user's move stood to it
+  (the same move, its beater, or its prey), Laplace-smoothed and optionally decayed. One
+  mechanism covers frequency players (the rock frame), cycles and win-stay/lose-shift (the own
+  move frame, conditioned on the last result), copy/beat-last players, value-tier players and
+  players who counter the bot's habits. A uniform expert completes the set. They are mixed
+  by Hedge: multiplicative updates by each expert's likelihood of the move the user played, with
+  a learning rate below 1 and a share of weight returned to the prior every round, so a weight
+  can recover; uniform's prior is the largest, because in-game experts look good by chance in
+  short games. Against a random player the mixture stays close to uniform, i.e. close to
+  value-greedy.
+* **the model expert**, one per alias: the alias's calibrated probabilities, weighted against the
+  in-game mixture by the same kind of update, from a prior set by the model's calibrated
+  validation log-loss. A model that keeps being wrong about this player loses its weight within a
+  few rounds; one that is right keeps it.
+
+The blend's EV move is the bot's move (ties: rock, paper, scissors). Everything here is pure and
+deterministic given the game's history and each round's model probabilities, so a stored game
+can be replayed exactly (``rps parity``), and the same code serves, simulates and evaluates.
+
+It runs on the request path for four aliases each model round, so it is written for speed: plain
+floats and lists, work shared across aliases, no allocation that can be avoided.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+from rps.domain.history import PlayedRound
+from rps.domain.move import MOVES, Move
+from rps.domain.policy import EvTerms, Probabilities, apply_ev_terms, choose_ev_move, ev_terms
+from rps.domain.round_values import RoundValues
+
+UNIFORM: Probabilities = (1 / 3, 1 / 3, 1 / 3)
+LN3 = math.log(3)
+
+# The frames, in the order the experts are stored and reported. A frame's reference move is
+# known before the user moves; the expert counts the user's move relative to it.
+FRAME_ROCK = "frequency"  # plain move frequencies (reference: rock)
+FRAME_OWN = "own-last"  # the user's own last move (repeat, cycles)
+FRAME_OWN_BY_RESULT = "own-last-by-result"  # the same, per last result (win-stay/lose-shift)
+FRAME_BOT = "bot-last"  # the bot's last move (copy / beat / lose-to it)
+FRAME_VALUE = "value-tier"  # this round's highest-valued move (value tiers)
+FRAME_BOT_FAVOURITE = "bot-favourite"  # the bot's most frequent move (frequency counters)
+FRAME_BOT_RECENT = "bot-favourite-recent"  # the same over the bot's last three moves
+FRAME_BOT_TIER = "bot-tier"  # the move in the bot's most frequent value tier now
+FRAME_BOT_LAST_TIER = "bot-last-tier"  # the move in the value tier the bot played last round
+FRAME_BOT_NEXT = "bot-next"  # the bot's next move as its own transitions predict it
+FRAMES: tuple[str, ...] = (
+    FRAME_ROCK,
+    FRAME_OWN,
+    FRAME_OWN_BY_RESULT,
+    FRAME_BOT,
+    FRAME_VALUE,
+    FRAME_BOT_FAVOURITE,
+    FRAME_BOT_RECENT,
+    FRAME_BOT_TIER,
+    FRAME_BOT_LAST_TIER,
+    FRAME_BOT_NEXT,
+)
+EXPERT_NAMES: tuple[str, ...] = ("uniform", *FRAMES)
+MODEL_EXPERT = "model"
+# Which P chose the move (see GameBelief.choose).
+ACTED_BLEND = "blend"
+ACTED_IN_GAME = "in-game"
+ACTED_GREEDY = "greedy"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionParams:
+    """The layer's parameters (settings ``DECISION_*``; defaults chosen on the gym's training
+    part by ``benchmarks/strength.py``)."""
+
+    learning_rate: float = 0.8
+    """Hedge's learning rate among the frames: weights move by likelihood**rate."""
+    share: float = 0.05
+    """Share of the frames' weights returned to their (equal) prior after every round."""
+    uniform_prior: float = 0.3
+    """Uniform's prior weight against the frames' mixture."""
+    uniform_learning_rate: float = 0.8
+    """Learning rate of uniform against the frames' mixture."""
+    uniform_share: float = 0.05
+    """Share of uniform's weight returned to its prior after every round."""
+    pseudo_count: float = 1.0
+    """Laplace pseudo-count per relation in each frame's counts."""
+    decay: float = 0.8
+    """Each frame's counts are multiplied by this every round (recent rounds count more)."""
+    model_learning_rate: float = 0.8
+    """Learning rate of the model expert against the in-game mixture."""
+    model_share: float = 0.02
+    """Share of the model's weight returned to its prior after every round."""
+    model_prior_floor: float = 0.05
+    model_prior_ceiling: float = 0.85
+    model_prior_slope: float = 2.0
+    """Prior model weight = clamp(slope·(ln 3 − calibrated val log-loss), floor, ceiling): the
+    nats per round the model gained over uniform on its validation games, scaled."""
+    evidence_threshold: float = 0.0
+    """Below this in-game evidence (nats the mixture gained over uniform) the bot plays
+    value-greedy."""
+    model_evidence_burden: float = 0.5
+    """A model's blend starts this many nats short of the evidence it needs (its own record in
+    this game must earn the deviations from value-greedy, whatever it scored elsewhere)."""
+    sample_margin: float = 0.0
+    """When above 0, the bot draws among moves whose EV is within this margin of the best
+    (seeded by game id and round) instead of always the best. Off by default."""
+
+    def digest(self) -> str:
+        """A short hash of the parameters, stored with every belief (the scoring version)."""
+        text = ",".join(f"{k}={v!r}" for k, v in sorted(asdict(self).items()))
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def model_prior(self, val_log_loss: float | None) -> float:
+        """The model expert's starting weight from its calibrated validation log-loss (the
+        floor when unknown: an unmeasured model has to earn its weight)."""
+        if val_log_loss is None or not math.isfinite(val_log_loss):
+            return self.model_prior_floor
+        prior = self.model_prior_slope * (LN3 - val_log_loss)
+        return min(self.model_prior_ceiling, max(self.model_prior_floor, prior))
+
+
+DEFAULT_PARAMS = DecisionParams()
+
+
+@dataclass(frozen=True, slots=True)
+class Belief:
+    """What the layer believed in one round: the blended P and the experts' weights."""
+
+    probabilities: Probabilities
+    model_weight: float | None  # None: no model expert (the layer without a model)
+    expert_weights: tuple[float, ...]  # in EXPERT_NAMES order, as shares of the whole blend
+    params_digest: str
+    acted: str | None = None  # which P chose the move: blend, in-game or greedy
+    # The in-game mixture, when it acted in place of a blend that includes a model.
+    acting: Probabilities | None = None
+
+    @property
+    def acting_probabilities(self) -> Probabilities:
+        """The P whose EVs chose the move."""
+        if self.acted == ACTED_GREEDY:
+            return UNIFORM
+        if self.acted == ACTED_IN_GAME and self.acting is not None:
+            return self.acting
+        return self.probabilities
+
+    def weights(self) -> dict[str, float]:
+        """Every expert's share of the blend, by name (the model first when there is one), as
+        stored: the model's exactly, the others to six significant digits."""
+        shown: dict[str, float] = {}
+        if self.model_weight is not None:
+            shown[MODEL_EXPERT] = self.model_weight
+        for name, weight in zip(EXPERT_NAMES, self.expert_weights, strict=True):
+            shown[name] = float(f"{weight:.6g}")
+        return shown
+
+    @classmethod
+    def from_json(cls, text: str) -> Belief:
+        """A stored belief (``to_json``'s form); ValueError if it is not one."""
+        try:
+            data = json.loads(text)
+            p = [float(x) for x in data["p"]]
+            weights = {str(k): float(v) for k, v in dict(data["w"]).items()}
+            digest = str(data["params"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a stored belief: {exc}") from None
+        if len(p) != 3:
+            raise ValueError("a stored belief has three probabilities")
+        experts = tuple(weights.get(name, 0.0) for name in EXPERT_NAMES)
+        acted = data.get("acted")
+        q = data.get("q")
+        acting: Probabilities | None = None
+        if q is not None:
+            if len(q) != 3:
+                raise ValueError("a stored belief's acting P has three probabilities")
+            acting = (float(q[0]), float(q[1]), float(q[2]))
+        return cls(
+            (p[0], p[1], p[2]),
+            weights.get(MODEL_EXPERT),
+            experts,
+            digest,
+            None if acted is None else str(acted),
+            acting,
+        )
+
+    def to_json(self) -> str:
+        """The stored form: ``{"p": [...], "w": {name: weight}, "params": digest, "acted": ...,
+        "q": [...]}`` (``q``: the acting in-game P, when it is not ``p``), written without
+        ``json.dumps`` (it runs for every model round)."""
+        p0, p1, p2 = self.probabilities
+        # The model's weight exactly (a replay starts from it), the others to six digits.
+        parts = [] if self.model_weight is None else [f'"{MODEL_EXPERT}": {self.model_weight!r}']
+        parts += [f'"{n}": {w:.6g}' for n, w in zip(EXPERT_NAMES, self.expert_weights, strict=True)]
+        acted = "" if self.acted is None else f', "acted": "{self.acted}"'
+        if self.acting is not None:
+            q0, q1, q2 = self.acting
+            acted += f', "q": [{q0!r}, {q1!r}, {q2!r}]'
+        return (
+            f'{{"p": [{p0!r}, {p1!r}, {p2!r}], "w": {{{", ".join(parts)}}}, '
+            f'"params": "{self.params_digest}"{acted}}}'
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LayerChoice:
+    """One alias's decision: its belief, which P acted (``blend``, ``in-game`` or ``greedy``),
+    the EVs under that P and the move."""
+
+    belief: Belief
+    acted: str
+    expected_values: tuple[float, float, float]
+    move: Move
+
+
+class _Frame:
+    """Counts of the user's move relative to one reference move, optionally per last result."""
+
+    __slots__ = ("by_result", "counts")
+
+    def __init__(self, by_result: bool) -> None:
+        self.by_result = by_result
+        self.counts = [[0.0, 0.0, 0.0] for _ in range(3 if by_result else 1)]
+
+
+def _argmax3(a: float, b: float, c: float) -> int:
+    if a >= b and a >= c:
+        return 0
+    return 1 if b >= c else 2
+
+
+_OUTCOME_INDEX = {"win": 0, "lose": 1, "draw": 2}
+
+
+@dataclass(slots=True)
+class AliasWeight:
+    """The model expert's weight for one alias of a game (its prior, then updated each round),
+    and the evidence its blend has gathered (as ``GameBelief.evidence``, from its own P)."""
+
+    prior: float
+    weight: float
+    evidence: float = 0.0
+
+
+@dataclass(slots=True)
+class GameBelief:
+    """The layer's state for one game: the in-game experts (shared by the family's aliases) and
+    each alias's model weight. Push every played round, in order."""
+
+    params: DecisionParams = DEFAULT_PARAMS
+    rounds_played: int = 0
+    _frames: list[_Frame] = field(default_factory=list)
+    _log_weights: list[float] = field(default_factory=list)  # the frames'
+    _log_prior: float = 0.0
+    _uniform: float = -1.0
+    _aliases: dict[str, AliasWeight] = field(default_factory=dict)
+    # running facts the references need
+    _user_last: int = -1
+    _bot_last: int = -1
+    _last_result: int = -1
+    _bot_counts: list[int] = field(default_factory=lambda: [0, 0, 0])
+    _bot_recent: list[int] = field(default_factory=list)
+    _bot_tier_counts: list[int] = field(default_factory=lambda: [0, 0, 0])
+    _bot_last_tier: int = -1
+    _bot_transitions: list[list[int]] = field(
+        default_factory=lambda: [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+    )
+    # the experts' predictions for the round being decided, reused when it is pushed
+    _pending_round: int = 0
+    _pending_refs: list[int] = field(default_factory=list)
+    _pending_predictions: list[Probabilities] = field(default_factory=list)
+    _pending_mixture: Probabilities = UNIFORM
+    _pending_frames: Probabilities = UNIFORM
+    _pending_weights: list[float] = field(default_factory=list)
+    _digest: str = ""
+    # Σ log(P_mixture(user's move) · 3) over the rounds so far: the in-game evidence that this
+    # player is predictable at all (negative for a random player: the mixture pays for its
+    # chance fits).
+    evidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._digest = _digest_of(self.params)
+        if not self._frames:
+            self._frames = [_Frame(name == FRAME_OWN_BY_RESULT) for name in FRAMES]
+            self._log_prior = math.log(1.0 / len(FRAMES))
+            self._log_weights = [self._log_prior] * len(FRAMES)
+            self._uniform = self.params.uniform_prior
+
+    # -- the references --------------------------------------------------------------------------
+
+    def _references(self, values: RoundValues) -> list[int]:
+        """Each frame's reference move index for the coming round (−1: not known yet)."""
+        bot_last = self._bot_last
+        c = self._bot_counts
+        favourite = _argmax3(c[0], c[1], c[2]) if bot_last >= 0 else -1
+        recent = -1
+        if self._bot_recent:
+            r = [0, 0, 0]
+            for m in self._bot_recent:
+                r[m] += 1
+            recent = _argmax3(r[0], r[1], r[2])
+        ranked = _ranked(values)
+        tier = last_tier = -1
+        if bot_last >= 0:
+            t = self._bot_tier_counts
+            tier = ranked[_argmax3(t[0], t[1], t[2])]
+            last_tier = ranked[self._bot_last_tier]
+        predicted = -1
+        if bot_last >= 0:
+            row = self._bot_transitions[bot_last]
+            if row[0] or row[1] or row[2]:
+                predicted = _argmax3(row[0], row[1], row[2])
+        return [
+            0,
+            self._user_last,
+            self._user_last,
+            bot_last,
+            ranked[0],
+            favourite,
+            recent,
+            tier,
+            last_tier,
+            predicted,
+        ]
+
+    def _predictions(self, refs: list[int]) -> list[Probabilities]:
+        a = self.params.pseudo_count
+        result = self._last_result
+        predictions: list[Probabilities] = [UNIFORM]
+        for frame, ref in zip(self._frames, refs, strict=True):
+            if ref < 0 or (frame.by_result and result < 0):
+                predictions.append(UNIFORM)
+                continue
+            counts = frame.counts[result if frame.by_result else 0]
+            total = counts[0] + counts[1] + counts[2] + 3 * a
+            same = (counts[0] + a) / total
+            up = (counts[1] + a) / total
+            down = (counts[2] + a) / total
+            # move (ref + k) % 3 has relation k: 0 same, 1 beater, 2 prey
+            if ref == 0:
+                predictions.append((same, up, down))
+            elif ref == 1:
+                predictions.append((down, same, up))
+            else:
+                predictions.append((up, down, same))
+        return predictions
+
+    def _normalised_weights(self) -> list[float]:
+        logs = self._log_weights
+        top = max(logs)
+        raw = [math.exp(x - top) for x in logs]
+        total = sum(raw)
+        return [x / total for x in raw]
+
+    # -- deciding --------------------------------------------------------------------------------
+
+    def prepare(self, values: RoundValues) -> Probabilities:
+        """Compute the in-game experts for the coming round (once, for every alias); returns
+        their mixture: the layer's P without a model."""
+        refs = self._references(values)
+        predictions = self._predictions(refs)
+        frame_weights = self._normalised_weights()
+        f0 = f1 = f2 = 0.0
+        for w, (a, b, c) in zip(frame_weights, predictions[1:], strict=True):
+            f0 += w * a
+            f1 += w * b
+            f2 += w * c
+        u = self._uniform
+        rest = 1.0 - u
+        third = u / 3.0
+        self._pending_round = self.rounds_played + 1
+        self._pending_refs = refs
+        self._pending_predictions = predictions
+        self._pending_frames = (f0, f1, f2)
+        self._pending_mixture = (third + rest * f0, third + rest * f1, third + rest * f2)
+        self._pending_weights = [u, *(rest * w for w in frame_weights)]
+        return self._pending_mixture
+
+    def _ensure_prepared(self, values: RoundValues) -> None:
+        if self._pending_round != self.rounds_played + 1:
+            self.prepare(values)
+
+    def register_alias(self, alias: str, prior: float) -> AliasWeight:
+        """The model weight of ``alias`` in this game (created at ``prior`` on first use)."""
+        state = self._aliases.get(alias)
+        if state is None:
+            start = min(0.0, self.evidence) - self.params.model_evidence_burden
+            state = self._aliases[alias] = AliasWeight(prior, prior, start)
+        return state
+
+    def belief(self, alias: str | None, model: Probabilities | None) -> Belief:
+        """The blend for the coming round: the in-game mixture alone (``model`` None), or
+        mixed with ``alias``'s model probabilities. Call ``prepare`` first."""
+        mixture = self._pending_mixture
+        weights = self._pending_weights
+        if model is None or alias is None:
+            return Belief(mixture, None, tuple(weights), self._digest)
+        state = self._aliases.get(alias)
+        w = state.weight if state is not None else self.params.model_prior_floor
+        rest = 1.0 - w
+        blended = (
+            w * model[0] + rest * mixture[0],
+            w * model[1] + rest * mixture[1],
+            w * model[2] + rest * mixture[2],
+        )
+        return Belief(blended, w, tuple(rest * x for x in weights), self._digest)
+
+    def choose(
+        self,
+        terms: EvTerms,
+        alias: str | None,
+        model: Probabilities | None,
+        *,
+        tiebreak: float | None = None,
+    ) -> LayerChoice:
+        """The belief, the P that acts, its EVs and the move for ``alias`` (``model`` None: no
+        model expert). Call ``prepare`` first.
+
+        The blend acts once its own record in this game clears ``evidence_threshold`` (a model
+        starts ``model_evidence_burden`` short of it); until then the in-game mixture acts if its
+        record clears the threshold, else uniform P, i.e. value-greedy. ``tiebreak`` in [0, 1)
+        draws among moves within ``sample_margin`` of the best EV when sampling is on (the
+        caller derives it from the game id and round)."""
+        blend = self.belief(alias, model)
+        state = self._aliases.get(alias) if alias is not None and model is not None else None
+        acted, probabilities = self._acting(blend.probabilities, state)
+        belief = Belief(
+            blend.probabilities,
+            blend.model_weight,
+            blend.expert_weights,
+            self._digest,
+            acted,
+            probabilities if acted == ACTED_IN_GAME and state is not None else None,
+        )
+        evs = apply_ev_terms(terms, probabilities)
+        return LayerChoice(belief, acted, evs, self._pick(evs, tiebreak))
+
+    def move_for(
+        self,
+        terms: EvTerms,
+        alias: str,
+        model: Probabilities,
+        *,
+        tiebreak: float | None = None,
+    ) -> Move:
+        """Only the move ``choose`` would give for ``alias`` (shadow scoring: no Belief built)."""
+        mixture = self._pending_mixture
+        state = self._aliases.get(alias)
+        w = state.weight if state is not None else self.params.model_prior_floor
+        rest = 1.0 - w
+        blended = (
+            w * model[0] + rest * mixture[0],
+            w * model[1] + rest * mixture[1],
+            w * model[2] + rest * mixture[2],
+        )
+        _, probabilities = self._acting(blended, state)
+        return self._pick(apply_ev_terms(terms, probabilities), tiebreak)
+
+    def _acting(
+        self, blended: Probabilities, state: AliasWeight | None
+    ) -> tuple[str, Probabilities]:
+        """Which P decides: the blend, the in-game mixture or uniform (see ``choose``)."""
+        threshold = self.params.evidence_threshold
+        if state is not None and state.evidence >= threshold:
+            return ACTED_BLEND, blended
+        if self.evidence >= threshold:
+            return ACTED_IN_GAME, self._pending_mixture
+        return ACTED_GREEDY, UNIFORM
+
+    def _pick(self, evs: tuple[float, float, float], tiebreak: float | None) -> Move:
+        margin = self.params.sample_margin
+        if margin > 0 and tiebreak is not None:
+            return _sample_near_best(evs, margin, tiebreak)
+        return choose_ev_move(evs)
+
+    # -- learning --------------------------------------------------------------------------------
+
+    def push(
+        self,
+        played: PlayedRound,
+        model_probabilities: dict[str, Probabilities] | None = None,
+    ) -> None:
+        """Learn from a played round: the user's move updates the experts' counts and weights,
+        and each alias's model weight by its probability of that move.
+
+        ``model_probabilities`` holds each alias's model P for this round (model rounds only);
+        aliases not named keep their weight."""
+        if played.round_no != self.rounds_played + 1:
+            raise ValueError(
+                f"expected round {self.rounds_played + 1} of the game, got round {played.round_no}"
+            )
+        params = self.params
+        user = played.user_move.position
+        bot = played.bot_move.position
+        if model_probabilities:
+            self._ensure_prepared(played.values)
+            mixture_p = self._pending_mixture[user]
+            eta = params.model_learning_rate
+            share = params.model_share
+            for alias, probabilities in model_probabilities.items():
+                state = self._aliases.get(alias)
+                if state is None:
+                    continue
+                w = state.weight
+                model_p = max(probabilities[user], 1e-12)
+                state.evidence += math.log((w * model_p + (1.0 - w) * mixture_p) * 3.0)
+                a = w * model_p**eta
+                b = (1.0 - w) * max(mixture_p, 1e-12) ** eta
+                w = a / (a + b)
+                state.weight = (1.0 - share) * w + share * state.prior
+        self._ensure_prepared(played.values)
+        refs = self._pending_refs
+        predictions = self._pending_predictions
+        self.evidence += math.log(max(self._pending_mixture[user], 1e-12) * 3.0)
+        self._update_uniform(self._pending_frames[user])
+        self._update_weights(predictions, user)
+        self._update_counts(refs, user)
+        self._advance(played, user, bot)
+
+    def _update_uniform(self, frames_p: float) -> None:
+        """Uniform against the frames' mixture, by each one's probability of the user's move:
+        the mixture pays for every chance fit it made, so a random player keeps it near 1/3."""
+        params = self.params
+        eta = params.uniform_learning_rate
+        u = self._uniform
+        a = u * (1.0 / 3.0) ** eta
+        b = (1.0 - u) * max(frames_p, 1e-12) ** eta
+        share = params.uniform_share
+        self._uniform = (1.0 - share) * a / (a + b) + share * params.uniform_prior
+
+    def _update_weights(self, predictions: list[Probabilities], user: int) -> None:
+        eta = self.params.learning_rate
+        logs = [
+            lw + eta * math.log(max(p[user], 1e-12))
+            for lw, p in zip(self._log_weights, predictions[1:], strict=True)
+        ]
+        top = max(logs)
+        raw = [math.exp(x - top) for x in logs]
+        total = sum(raw)
+        share = self.params.share
+        floor = share * math.exp(self._log_prior)
+        self._log_weights = [math.log((1.0 - share) * r / total + floor) for r in raw]
+
+    def _update_counts(self, refs: list[int], user: int) -> None:
+        decay = self.params.decay
+        result = self._last_result
+        for frame, ref in zip(self._frames, refs, strict=True):
+            if ref < 0 or (frame.by_result and result < 0):
+                continue
+            counts = frame.counts[result if frame.by_result else 0]
+            if decay != 1.0:
+                counts[0] *= decay
+                counts[1] *= decay
+                counts[2] *= decay
+            counts[(user - ref) % 3] += 1.0
+
+    def _advance(self, played: PlayedRound, user: int, bot: int) -> None:
+        if self._bot_last >= 0:
+            self._bot_transitions[self._bot_last][bot] += 1
+        ranked = _ranked(played.values)
+        self._bot_last_tier = ranked.index(bot)
+        self._bot_tier_counts[self._bot_last_tier] += 1
+        self._bot_counts[bot] += 1
+        self._bot_recent.append(bot)
+        if len(self._bot_recent) > 3:
+            del self._bot_recent[0]
+        self._user_last = user
+        self._bot_last = bot
+        self._last_result = _OUTCOME_INDEX[played.outcome.value]
+        self.rounds_played += 1
+        self._pending_round = 0
+
+    @classmethod
+    def replay(
+        cls,
+        rounds: Sequence[PlayedRound],
+        params: DecisionParams = DEFAULT_PARAMS,
+        *,
+        prior_of: Callable[[str], float] | None = None,
+        model_probabilities: Sequence[Mapping[str, Probabilities] | None] = (),
+    ) -> GameBelief:
+        """The state after ``rounds`` (a game's rounds 1..n in order), each alias's model weight
+        replayed from its probabilities in each round (``model_probabilities[i]`` for round
+        i + 1; an alias starts at ``prior_of(alias)`` the first time it appears)."""
+        state = cls(params)
+        for i, played in enumerate(rounds):
+            probs = model_probabilities[i] if i < len(model_probabilities) else None
+            if probs:
+                for alias in probs:
+                    if alias not in state._aliases:
+                        prior = prior_of(alias) if prior_of else params.model_prior_floor
+                        state.register_alias(alias, prior)
+            state.push(played, dict(probs) if probs else None)
+        return state
+
+
+@lru_cache(maxsize=16)
+def _digest_of(params: DecisionParams) -> str:
+    return params.digest()
+
+
+def _ranked(values: RoundValues) -> tuple[int, int, int]:
+    """Move indexes from the highest to the lowest value."""
+    r, p, s = values.rock, values.paper, values.scissors
+    if r > p:
+        if p > s:
+            return (0, 1, 2)
+        return (0, 2, 1) if r > s else (2, 0, 1)
+    if r > s:
+        return (1, 0, 2)
+    return (1, 2, 0) if p > s else (2, 1, 0)
+
+
+def _sample_near_best(evs: tuple[float, float, float], margin: float, draw: float) -> Move:
+    best = max(evs)
+    near = [m for m, ev in zip(MOVES, evs, strict=True) if ev >= best - margin]
+    return near[min(len(near) - 1, int(draw * len(near)))]
+
+
+def sampling_draw(game_id: str, round_no: int) -> float:
+    """A number in [0, 1) fixed by the game and round (for the optional EV-margin sampling)."""
+    digest = hashlib.sha256(f"{game_id}:{round_no}:decision".encode()).digest()
+    return int.from_bytes(digest[:6], "big") / 2**48
+
+
+# -- the baselines of strength evaluation (SPEC §4.1) --------------------------------------------
+
+
+def value_greedy_move(values: RoundValues, bot_tenths: int, user_tenths: int) -> Move:
+    """EV under uniform P: in mid-game the highest-valued move."""
+    return choose_ev_move(apply_ev_terms(ev_terms(values, bot_tenths, user_tenths), UNIFORM))
+
+
+def frequency_probabilities(user_moves: Sequence[Move]) -> Probabilities:
+    """This game's Laplace-smoothed user move frequencies."""
+    counts = [1, 1, 1]
+    for m in user_moves:
+        counts[m.position] += 1
+    total = sum(counts)
+    return (counts[0] / total, counts[1] / total, counts[2] / total)
