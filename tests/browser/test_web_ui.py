@@ -14,9 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from playwright.sync_api import Page, Route, expect
 
 from rps.domain.policy import Alias
+from rps.persistence.database import Database
+from rps.persistence.strength_repository import StrengthRecord, StrengthRepository
 from tests.browser.conftest import ADMIN_TOKEN, ALIAS_VERSIONS, PageProbe
 from tests.support.server import ServerProcess
 
@@ -191,7 +194,9 @@ def test_the_play_page_fits_a_390_pixel_phone_and_plays_there(probe: PageProbe) 
     assert_clean(probe)
 
 
-def test_the_debug_page_shows_the_probabilities_and_the_chosen_move(probe: PageProbe) -> None:
+def test_the_debug_page_shows_the_model_and_blended_probabilities_the_weights_and_the_move(
+    probe: PageProbe,
+) -> None:
     page = probe.page
     probe.goto("/ui-lite-debug")
     expect(page.locator("#debug-panel")).to_be_visible()
@@ -204,6 +209,7 @@ def test_the_debug_page_shows_the_probabilities_and_the_chosen_move(probe: PageP
     facts = page.locator("#model-facts")
     expect(facts.locator("div", has_text="Probability source")).to_contain_text("opening")
     expect(page.locator("#debug-probabilities")).to_contain_text("opening")
+    expect(page.locator("#debug-weights")).to_contain_text("No blend this round")
 
     for round_no, key in enumerate("psr", start=2):
         with page.expect_response(is_play) as info:
@@ -220,10 +226,28 @@ def test_the_debug_page_shows_the_probabilities_and_the_chosen_move(probe: PageP
     expect(facts.locator("div", has_text="Model type")).to_contain_text("feedforward_nn")
 
     probabilities = answer["debug"]["probabilities"]
+    belief = answer["debug"]["belief"]
     for move in MOVES:
-        expect(page.locator(f'.bar-row[data-move="{move}"] .bar-value')).to_have_text(
-            f"{probabilities[move] * 100:.1f}%"
+        expect(
+            page.locator(f'#debug-probabilities .bar-row[data-move="{move}"] .bar-value')
+        ).to_have_text(f"{probabilities[move] * 100:.1f}%")
+        expect(page.locator(f'#debug-blend .bar-row[data-move="{move}"] .bar-value')).to_have_text(
+            f"{belief['probabilities'][move] * 100:.1f}%"
         )
+    # The blend is not the model's own prediction: the in-game experts have their share.
+    assert belief["probabilities"] != probabilities
+    weight = f"{belief['model_weight'] * 100:.1f}%"
+    expect(page.locator("#debug-model-weight")).to_have_text(weight)
+    weights = page.locator("#debug-weights .weight-row")
+    expect(weights).to_have_count(len(belief["weights"]))
+    expect(weights.first).to_have_attribute("data-expert", "model")
+    expect(weights.first.locator(".bar-value")).to_have_text(weight)
+    expect(page.locator('#debug-weights [data-expert="uniform"] .bar-value')).to_have_text(
+        f"{belief['weights']['uniform'] * 100:.1f}%"
+    )
+    acted_names = {"blend": "the blend", "in-game": "the in-game experts", "greedy": "value-greedy"}
+    expect(page.locator("#debug-acted-by")).to_have_text(acted_names[belief["acted"]])
+    expect(page.locator("#debug-acted")).to_have_attribute("data-acted", belief["acted"])
     chosen = page.locator(".ev-row.chosen")
     expect(chosen).to_have_count(1)
     expect(chosen).to_have_attribute("data-move", answer["bot_move"])
@@ -297,7 +321,124 @@ def test_the_ops_page_renders_every_familys_aliases_and_the_ledger(
     assert_clean(probe)
 
 
+def record_gym_figures(server: ServerProcess, gate_reason: str) -> None:
+    """Gym figures of xgboost's Production (v3) and of its B (v4), which was registered below
+    the gate, as training or `rps evaluate --persist` write them."""
+    db = Database(server.env["DATABASE_URL"])
+    try:
+        store = StrengthRepository(db)
+        for alias, holdout, below_gate in ((Alias.PRODUCTION, 0.64, False), (Alias.B, 0.55, True)):
+            store.add(
+                StrengthRecord(
+                    model_type="xgboost",
+                    version=ALIAS_VERSIONS[alias],
+                    run_id=None,
+                    source="training",
+                    games_per_opponent=20,
+                    seed=1,
+                    scoring_version="browser",
+                    holdout_win_rate=holdout,
+                    training_win_rate=holdout,
+                    overall_win_rate=holdout,
+                    holdout_margin=0.2,
+                    layer_holdout_win_rate=0.62,
+                    greedy_holdout_win_rate=0.6,
+                    gate_passed=not below_gate,
+                    below_gate=below_gate,
+                    gate_reason=gate_reason if below_gate else None,
+                )
+            )
+    finally:
+        db.dispose()
+
+
+def shown_number(text: str) -> float:
+    """A figure as the page prints it ("48.5%", "+0.21") as a number."""
+    return float(text.strip().rstrip("%"))
+
+
+def test_the_ops_page_shows_gym_strength_beside_the_baselines_and_flags_below_gate_versions(
+    probe: PageProbe, server: ServerProcess
+) -> None:
+    gate_reason = "gym win rate 55.0% is 5.0 points below value-greedy's 60.0%"
+    record_gym_figures(server, gate_reason)
+    finish_games(server, "Gemma", 1, policy="forrest")  # model rounds every shadow scores
+    summary = httpx.get(f"{server.url}/ops/summary", timeout=10).json()
+    xgboost = next(f for f in summary["families"] if f["model_type"] == "xgboost")
+    counterfactual = {a["alias"]: a["counterfactual"] for a in xgboost["aliases"]}
+    assert counterfactual["shadow1"]["model_rounds"] > 0
+
+    page = probe.page
+    probe.goto("/ops")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    forrest = page.locator('article.family[data-family="xgboost"]')
+    production = forrest.locator('tr[data-alias="Production"]')
+    expect(production.locator(".gym-rate")).to_have_text("64.0%")
+    expect(production.locator(".gym-greedy")).to_have_text("greedy 60.0%")
+    expect(production.locator(".gym-layer")).to_have_text("layer 62.0%")
+    expect(production.locator(".gym-rate")).not_to_have_class(re.compile(r"\bgym-weak\b"))
+    expect(production.locator(".badge.below_gate")).to_have_count(0)
+    b = forrest.locator('tr[data-alias="B"]')
+    expect(b).to_have_attribute("data-below-gate", "true")
+    flag = b.locator(".badge.below_gate")
+    expect(flag).to_have_text("below gate")
+    expect(flag).to_have_attribute("title", gate_reason)
+    expect(b.locator(".gym-rate")).to_have_text("55.0%")
+    expect(b.locator(".gym-rate")).to_have_class(re.compile(r"\bgym-weak\b"))
+    # Versions without gym figures say so instead of showing a number.
+    for alias in ("shadow1", "shadow2"):
+        expect(forrest.locator(f'tr[data-alias="{alias}"] td.gym')).to_have_text("—")
+    expect(page.locator(".badge.below_gate")).to_have_count(1)
+    # Shadows play no games: their column shows what their own decisions would have won.
+    for alias in ("shadow1", "shadow2"):
+        row = forrest.locator(f'tr[data-alias="{alias}"]')
+        figures = counterfactual[alias]
+        rate = row.locator(".counterfactual-rate div").first
+        expect(rate).to_have_text(re.compile(r"^\d+\.\d%$"))
+        assert shown_number(rate.inner_text()) == pytest.approx(
+            figures["win_rate"] * 100, abs=0.051
+        )
+        rounds = figures["model_rounds"]
+        expect(row.locator(".counterfactual-rate .sub").first).to_have_text(
+            f"counterfactual, {rounds} {'round' if rounds == 1 else 'rounds'}"
+        )
+        margin = row.locator(".counterfactual-margin")
+        expect(margin).to_have_text(re.compile(r"^[+-]\d+(\.\d+)? pts per round$"))
+        assert shown_number(margin.inner_text().split()[0]) == pytest.approx(
+            figures["mean_margin"], abs=0.0051
+        )
+    expect(page.locator("#generated-at")).to_contain_text(
+        f"decision layer {summary['scoring_version']}"
+    )
+    probe.screenshot("ops-strength-desktop")
+    probe.set_phone()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_clean(probe)
+
+
 SAMPLE_REASON = "B leads 14/20 vs 9/20 <script>alert(1)</script>"
+
+
+def sample_gym(rank: int) -> dict[str, Any] | None:
+    """Gym figures for the first three aliases of a sample family; the last has none."""
+    if rank == 3:
+        return None
+    return {
+        "holdout_win_rate": 0.66 - 0.05 * rank,
+        "training_win_rate": 0.67 - 0.05 * rank,
+        "holdout_margin": 0.3,
+        "layer_holdout_win_rate": 0.63,
+        "greedy_holdout_win_rate": 0.6,
+        "gate_passed": rank < 2,
+        "below_gate": rank == 2,
+        "gate_reason": "gym win rate 56.0% is 4.0 points below value-greedy's 60.0%"
+        if rank == 2
+        else None,
+        "games_per_opponent": 20,
+        "scoring_version": "5f0c2a9e11d4",
+        "evaluated_at": "2026-11-29T05:04:00Z",
+        "source": "training",
+    }
 
 
 def sample_summary() -> dict[str, Any]:
@@ -324,6 +465,12 @@ def sample_summary() -> dict[str, Any]:
                     "games": 20 if playing else 0,
                     "bot_wins": 12 - 3 * rank if playing else 0,
                     "win_rate": (12 - 3 * rank) / 20 if playing else None,
+                    "gym": sample_gym(rank),
+                    "counterfactual": {
+                        "model_rounds": 200 - 10 * rank,
+                        "win_rate": 0.5 - 0.01 * rank,
+                        "mean_margin": 0.25 - 0.2 * rank,
+                    },
                 }
             )
             for day_no, day in enumerate(days):
@@ -354,6 +501,7 @@ def sample_summary() -> dict[str, Any]:
         )
     return {
         "generated_at": "2026-11-29T12:00:00Z",
+        "scoring_version": "5f0c2a9e11d4",
         "families": families,
         "ledger": [
             {
@@ -423,6 +571,16 @@ def test_the_ops_page_draws_charts_and_tables_from_a_full_summary(probe: PagePro
     expect(forrest.locator('tr[data-alias="Production"]')).to_contain_text("v10")
     expect(forrest.locator('tr[data-alias="Production"]')).to_contain_text("55.0%")
     expect(forrest.locator('tr[data-alias="B"]')).to_contain_text("45.0%")  # 9 of 20 games
+    expect(forrest.locator('tr[data-alias="Production"] td.gym')).to_contain_text("66.0%")
+    shadow1 = forrest.locator('tr[data-alias="shadow1"]')
+    expect(shadow1.locator(".counterfactual-rate div").first).to_have_text("48.0%")
+    expect(shadow1.locator(".counterfactual-rate")).to_contain_text("counterfactual, 180 rounds")
+    expect(shadow1.locator(".counterfactual-margin")).to_have_text("-0.15 pts per round")
+    expect(forrest.locator('tr[data-alias="B"] .live-rate')).to_contain_text("9 of 20 games")
+    expect(shadow1).to_have_attribute("data-below-gate", "true")
+    expect(shadow1.locator(".gym-rate")).to_have_class(re.compile(r"\bgym-weak\b"))
+    expect(forrest.locator('tr[data-alias="shadow2"] td.gym')).to_have_text("—")
+    expect(page.locator("#generated-at")).to_contain_text("decision layer 5f0c2a9e11d4")
     expect(forrest.locator(".ab-split")).to_contain_text("observed 48% of 40 games")
     logan = page.locator('article.family[data-family="multinomial_logistic"]')
     expect(logan.locator(".ab-split")).to_contain_text("A/B test off")
@@ -453,11 +611,11 @@ def test_the_ops_page_draws_charts_and_tables_from_a_full_summary(probe: PagePro
     assert_clean(probe)
 
 
-def finish_games(server: ServerProcess, name: str, games: int) -> None:
-    """Play ``games`` whole games as ``name`` through the API."""
+def finish_games(server: ServerProcess, name: str, games: int, policy: str = "logan") -> None:
+    """Play ``games`` whole games as ``name`` against ``policy`` through the API."""
     with httpx.Client(base_url=server.url, timeout=10) as client:
         for _ in range(games):
-            game = client.post("/start_game", json={"player_name": name, "policy": "logan"})
+            game = client.post("/start_game", json={"player_name": name, "policy": policy})
             assert game.status_code == 200, game.text
             game_id = game.json()["game_id"]
             for round_no in range(1, 21):

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.aio import run_coroutine
 from tests.support.postgres import PostgresServer
 from tests.support.server import ServerProcess
 
@@ -167,7 +168,7 @@ def test_fifty_retries_of_one_round_with_one_move_store_it_once_and_agree(
             state = (await client.get(f"/games/{game_id}")).json()
             return game_id, responses, state
 
-    game_id, responses, state = asyncio.run(scenario())
+    game_id, responses, state = run_coroutine(scenario())
 
     _assert_only_200_or_409(responses)
     answers = [r.json() for r in responses if r.status_code == 200]
@@ -203,7 +204,7 @@ def test_fifty_racing_moves_for_one_round_store_one_and_refuse_the_others_with_4
             state = (await client.get(f"/games/{game_id}")).json()
             return game_id, responses, state
 
-    game_id, responses, state = asyncio.run(scenario())
+    game_id, responses, state = run_coroutine(scenario())
 
     _assert_only_200_or_409(responses)
     assert [r["round"] for r in state["rounds"]] == [1]
@@ -245,7 +246,7 @@ def test_fifty_concurrent_moves_without_round_numbers_each_get_their_own_round(
             )
             return game_id, responses, state, after_end, retry_last
 
-    game_id, responses, state, after_end, retry_last = asyncio.run(scenario())
+    game_id, responses, state, after_end, retry_last = run_coroutine(scenario())
 
     _assert_only_200_or_409(responses)
     answers = [r.json() for r in responses if r.status_code == 200]
@@ -317,7 +318,7 @@ def test_games_played_in_parallel_to_the_end_lose_no_round(backend: Backend) -> 
             states = [(await client.get(f"/games/{g}")).json() for g in ids]
             return [(g, answered[g], s) for g, s in zip(ids, states, strict=True)]
 
-    results = asyncio.run(scenario())
+    results = run_coroutine(scenario())
 
     for game_id, answered, state in results:
         assert state["status"] == "finished"

@@ -26,6 +26,10 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from rps.domain.policy import Alias, Family
+from rps.persistence.database import Database
+from rps.persistence.lifecycle_repository import LifecycleRepository
+from rps.persistence.strength_repository import StrengthRecord, StrengthRepository
+from rps.persistence.tables import alias_predictions
 from tests.support.onnx_models import publish_constant_models
 from tests.support.server import REPO_ROOT, ServerProcess, free_port
 
@@ -35,6 +39,7 @@ SCRAPE_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
 ALERT_TESTS = PROMETHEUS_DIR / "alerts_test.yml"
 ADMIN_TOKEN = "dashboard-tests"
+_GYM_ALERT = "RpsProductionGymWinRateBelowValueGreedy"
 FAMILIES = [f.value for f in Family]
 # Families with a model in the serving cache; multinomial_logistic (logan) plays on its fallback.
 SERVED = (Family.XGBOOST, Family.FEEDFORWARD_NN)
@@ -132,6 +137,80 @@ def publish_models(cache_dir: Path) -> None:
             for alias, version in VERSIONS.items()
         },
     )
+
+
+# Offline gym figures (holdout part) of some served versions: (family, version) → the bot's,
+# value-greedy's and the model-free layer's win rates on the same games. Production's xgboost
+# version is weaker than value-greedy, B's was registered below the gate.
+GYM = {
+    (Family.XGBOOST, VERSIONS[Alias.PRODUCTION]): (0.56, 0.6, 0.59),
+    (Family.XGBOOST, VERSIONS[Alias.B]): (0.52, 0.6, 0.59),
+    (Family.FEEDFORWARD_NN, VERSIONS[Alias.PRODUCTION]): (0.66, 0.6, 0.62),
+}
+
+
+def record_strength(database_url: str) -> None:
+    """What promotion and evaluation would have written: every served alias's assignment and
+    the gym figures above."""
+    db = Database(database_url)
+    try:
+        lifecycle = LifecycleRepository(db)
+        for family in SERVED:
+            for alias, version in VERSIONS.items():
+                lifecycle.record_assignment(
+                    model_type=family.value,
+                    alias=alias.value,
+                    version=version,
+                    run_id=f"run-{version}",
+                    previous_version=None,
+                    assigned_by="dashboard-tests",
+                )
+        strength = StrengthRepository(db)
+        for (family, version), (bot, greedy, layer) in GYM.items():
+            below_gate = family is Family.XGBOOST and version == VERSIONS[Alias.B]
+            strength.add(
+                StrengthRecord(
+                    model_type=family.value,
+                    version=version,
+                    run_id=f"run-{version}",
+                    source="evaluate",
+                    games_per_opponent=20,
+                    seed=1,
+                    scoring_version="dashboards",
+                    holdout_win_rate=bot,
+                    training_win_rate=bot,
+                    overall_win_rate=bot,
+                    holdout_margin=0.1,
+                    layer_holdout_win_rate=layer,
+                    greedy_holdout_win_rate=greedy,
+                    gate_passed=not below_gate,
+                    below_gate=below_gate,
+                )
+            )
+    finally:
+        db.dispose()
+
+
+def mean_counterfactual_margins(database_url: str) -> dict[tuple[str, str], float]:
+    """Per (family, alias): the mean margin of the rounds the app scored (all with one layer)."""
+    db = Database(database_url)
+    try:
+        with db.read() as conn:
+            rows = conn.execute(
+                alias_predictions.select().with_only_columns(
+                    alias_predictions.c.model_type,
+                    alias_predictions.c.alias,
+                    alias_predictions.c.scoring_version,
+                    alias_predictions.c.counterfactual_margin,
+                )
+            ).all()
+    finally:
+        db.dispose()
+    assert len({r.scoring_version for r in rows}) == 1, "one decision layer scored every round"
+    margins: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        margins.setdefault((row.model_type, row.alias), []).append(row.counterfactual_margin)
+    return {key: sum(values) / len(values) for key, values in margins.items()}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -300,6 +379,7 @@ class Platform:
     server: ServerProcess
     prometheus: Prometheus
     exposition: str  # the app's /metrics after the games
+    database_url: str
 
 
 def play_to_the_end(client: httpx.Client, game_id: str, first_round: int = 1) -> None:
@@ -330,6 +410,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "LOG_LEVEL": "WARNING",
     }
     with ServerProcess(env, log_path=root / "server.log") as server:
+        record_strength(env["DATABASE_URL"])
         client = httpx.Client(base_url=server.url, timeout=10)
         # A round and a bad move before Prometheus starts, so those series are in its first
         # scrape and their rates are measured from there.
@@ -361,7 +442,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                 "a scrape after the games",
                 lambda: prometheus.last_scrape_s() > played_at + 0.1,
             )
-            yield Platform(server, prometheus, exposition)
+            yield Platform(server, prometheus, exposition, env["DATABASE_URL"])
         finally:
             client.close()
             prometheus.stop()
@@ -480,6 +561,9 @@ def test_dashboard_has_the_panels_operators_look_for():
         "Error rate (5xx share) per route",
         "Latency p99 per route",
         "/play latency",
+        "Gym win rate of Production vs the baselines (holdout part)",
+        "Gym strength per alias (holdout part)",
+        "Counterfactual margin per alias (points per model round)",
     }
     assert expected <= titles, expected - titles
 
@@ -592,6 +676,61 @@ def test_dashboard_shows_the_games_just_played(platform: Platform):
     assert errors[("/play",)] == 0, errors
 
 
+def test_dashboard_shows_each_aliass_gym_strength_and_counterfactual_margin(platform: Platform):
+    prometheus = platform.prometheus
+
+    def run(title: str, ref: str = "A", **variables: str) -> list[dict[str, Any]]:
+        target = next(t for t in panel_titled(title)["targets"] if t["refId"] == ref)
+        return prometheus.query(substitute(target["expr"], **variables))
+
+    gym_title = "Gym strength per alias (holdout part)"
+    by_alias = {
+        (family.value, alias.value): GYM[(family, version)]
+        for family in SERVED
+        for alias, version in VERSIONS.items()
+        if (family, version) in GYM
+    }
+    # Aliases whose versions were never measured (and the fallback family) are left out.
+    for ref, index in (("A", 0), ("B", 1), ("C", 2)):
+        shown = values_by(run(gym_title, ref), "model", "alias")
+        assert shown == {key: figures[index] for key, figures in by_alias.items()}, ref
+    production = "Gym win rate of Production vs the baselines (holdout part)"
+    assert values_by(run(production, "A"), "model") == {
+        ("xgboost",): 0.56,
+        ("feedforward_nn",): 0.66,
+    }
+    assert values_by(run(production, "B", model="xgboost"), "model", "baseline") == {
+        ("xgboost", "value-greedy"): 0.6,
+        ("xgboost", "model-free-layer"): 0.59,
+    }
+
+    # The collector re-reads the database every few seconds: wait for the games' last rounds.
+    expected = mean_counterfactual_margins(platform.database_url)
+    assert {family for family, _ in expected} == {family.value for family in SERVED}
+
+    def margins_shown() -> bool:
+        shown = values_by(
+            run("Counterfactual margin per alias (points per model round)"), "model", "alias"
+        )
+        return all(
+            abs(shown.get(key, float("nan")) - value) < 1e-9 for key, value in expected.items()
+        ) and all(shown[("multinomial_logistic", alias.value)] == 0 for alias in Alias)
+
+    prometheus.wait_until("the counterfactual margins of every round played", margins_shown)
+
+
+def test_production_below_value_greedy_in_the_gym_is_pending_for_that_family_alone(
+    platform: Platform,
+):
+    def pending() -> list[dict[str, Any]]:
+        alerts: list[dict[str, Any]] = platform.prometheus.api("alerts")["alerts"]
+        return [a for a in alerts if a["labels"]["alertname"] == _GYM_ALERT]
+
+    alerts = platform.prometheus.wait_until("the gym alert to be evaluated", pending)
+    assert [(a["labels"]["model"], a["state"]) for a in alerts] == [("xgboost", "pending")]
+    assert float(alerts[0]["value"]) == pytest.approx(0.6 - 0.56)
+
+
 # ------------------------------------------------------------------------------------------------
 # Alert rules and the scrape config.
 
@@ -614,6 +753,8 @@ def test_alert_rules_are_labelled_and_described():
         "rps_http_requests_total",
         "rps_http_request_duration_seconds_bucket",
         "rps_model_reloads_total",
+        "rps_model_gym_win_rate",
+        "rps_model_gym_baseline_win_rate",
     ):
         assert topic in read, f"no alert reads {topic}"
 

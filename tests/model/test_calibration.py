@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from rps.domain.personas import PersonaName
-from rps.domain.policy import REGISTERED_NAMES, Family
+from rps.domain.policy import REGISTERED_NAMES, Alias, Family
 from rps.models.base import ONNX_MAX_ABS_DIFF
 from rps.models.catalog import FAMILY_CLASSES
 from rps.models.onnx_export import onnx_probabilities
 from rps.persistence.lifecycle_repository import LifecycleRepository
-from rps.registry.ports import LoggedTraining, ModelRegistry
+from rps.registry.ports import AliasTarget, LoggedTraining, ModelRegistry
 from rps.training.calibration import apply_temperature
 from rps.training.configs import AcceptanceCriteria, PlannedModel
 from rps.training.dataset import Dataset, dataset_from_games
@@ -132,6 +132,10 @@ class RecordingRegistry:
 
     def register(self, run_id: str, registered_name: str) -> str:
         return "1"
+
+    def alias_target(self, family: Family, alias: Alias) -> AliasTarget:
+        # Every alias is taken, so training fills none of them.
+        return AliasTarget(family, alias, REGISTERED_NAMES[family], "1", "earlier-run")
 
 
 def test_the_model_metadata_carries_the_temperature_and_the_calibrated_log_loss(

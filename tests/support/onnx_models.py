@@ -72,10 +72,14 @@ class DictSource:
 
 
 def publish_constant_models(
-    cache_dir: Path, answers: Mapping[tuple[Family, Alias], tuple[Probabilities, str]]
+    cache_dir: Path,
+    answers: Mapping[tuple[Family, Alias], tuple[Probabilities, str]],
+    *,
+    val_log_loss: float | None = None,
 ) -> None:
     """Publish a constant model for each family@alias of ``answers`` (→ probabilities and
-    version) into a local serving cache at ``cache_dir``."""
+    version) into a local serving cache at ``cache_dir``; ``val_log_loss``, when given, is the
+    calibrated validation log-loss their metadata claims (it sets the model's prior weight)."""
     models = {}
     for (family, alias), (probabilities, version) in answers.items():
         models[(family, alias)] = PublishedModel(
@@ -89,6 +93,7 @@ def publish_constant_models(
                 "feature_version": FEATURE_VERSION,
                 "input": "features",
                 "output": "probabilities",
+                **({} if val_log_loss is None else {"val_log_loss": val_log_loss}),
             },
         )
     ServingCache(LocalStore(cache_dir)).publish(models)

@@ -31,6 +31,8 @@ def _belief(belief: Belief | None) -> dict[str, Any] | None:
         "model_weight": belief.model_weight,
         "weights": belief.weights(),
         "params": belief.params_digest,
+        "acted": belief.acted,
+        "acting_probabilities": _triple(belief.acting_probabilities),
     }
 
 

@@ -141,6 +141,16 @@ class BeliefInfo(BaseModel):
     )
     weights: dict[str, float] = Field(description="Every expert's share, by name")
     params: str = Field(description="Digest of the layer's parameters (the scoring version)")
+    acted: Literal["blend", "in-game", "greedy"] | None = Field(
+        None,
+        description=(
+            "Which P chose the move: the blend (once its record in this game earns it the say), "
+            "else the in-game experts' mixture (once theirs does), else uniform P (value-greedy)"
+        ),
+    )
+    acting_probabilities: RoundPoints | None = Field(
+        None, description="The P whose expected values chose the move"
+    )
 
 
 class DebugInfo(BaseModel):

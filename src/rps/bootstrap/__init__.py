@@ -15,7 +15,9 @@ from rps.observability.metrics import Metrics
 from rps.persistence.database import Database, migrate
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.lifecycle_repository import LifecycleRepository
+from rps.persistence.ops_queries import OpsQueries
 from rps.persistence.promotion_repository import PromotionRepository
+from rps.persistence.strength_repository import StrengthRepository
 from rps.services.gameplay import GameplayService
 from rps.services.lifecycle_metrics import lifecycle_snapshot
 from rps.serving.capture import inference_capture
@@ -34,10 +36,14 @@ class Container:
     gameplay: GameplayService
     promotions: PromotionRepository = field(init=False)
     lifecycle: LifecycleRepository = field(init=False)
+    strength: StrengthRepository = field(init=False)
+    ops: OpsQueries = field(init=False)
 
     def __post_init__(self) -> None:
         self.promotions = PromotionRepository(self.database)
         self.lifecycle = LifecycleRepository(self.database)
+        self.strength = StrengthRepository(self.database)
+        self.ops = OpsQueries(self.database)
 
     def close(self) -> None:
         self.database.dispose()
@@ -82,7 +88,13 @@ def build_container(
     )
     container = Container(settings, database, games, metrics, models, gameplay)
     metrics.set_lifecycle_source(
-        lambda: lifecycle_snapshot(container.promotions, container.lifecycle)
+        lambda: lifecycle_snapshot(
+            container.promotions,
+            container.lifecycle,
+            container.strength,
+            container.ops,
+            container.gameplay.scoring_version,
+        )
     )
     return container
 

@@ -23,7 +23,9 @@ from rps.registry.serving_cache import CacheError
 from rps.services.simulation import InProcessSimulator, schedule
 from rps.settings import Settings
 
-BOOTSTRAP_GAMES = 360  # ~5,000 rounds: the bootstrap profile keeps the newest 3,000 labelled
+# ~15,000 rounds of the gym's training population: the bootstrap profile keeps the newest
+# 12,000 labelled ones, enough for the models to add to the decision layer's in-game experts.
+BOOTSTRAP_GAMES = 1200
 
 
 def _rps(*args: str) -> int:

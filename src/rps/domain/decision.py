@@ -198,17 +198,18 @@ class Belief:
         """The stored form: ``{"p": [...], "w": {name: weight}, "params": digest, "acted": ...,
         "q": [...]}`` (``q``: the acting in-game P, when it is not ``p``), written without
         ``json.dumps`` (it runs for every model round)."""
-        p0, p1, p2 = self.probabilities
         # The model's weight exactly (a replay starts from it), the others to six digits.
-        parts = [] if self.model_weight is None else [f'"{MODEL_EXPERT}": {self.model_weight!r}']
-        parts += [f'"{n}": {w:.6g}' for n, w in zip(EXPERT_NAMES, self.expert_weights, strict=True)]
-        acted = "" if self.acted is None else f', "acted": "{self.acted}"'
+        experts = _WEIGHTS_FORMAT % self.expert_weights
+        if self.model_weight is not None:
+            experts = f'"{MODEL_EXPERT}": {self.model_weight!r}, {experts}'
+        tail = "" if self.acted is None else f', "acted": "{self.acted}"'
         if self.acting is not None:
             q0, q1, q2 = self.acting
-            acted += f', "q": [{q0!r}, {q1!r}, {q2!r}]'
+            tail += f', "q": [{q0!r}, {q1!r}, {q2!r}]'
+        p0, p1, p2 = self.probabilities
         return (
-            f'{{"p": [{p0!r}, {p1!r}, {p2!r}], "w": {{{", ".join(parts)}}}, '
-            f'"params": "{self.params_digest}"{acted}}}'
+            f'{{"p": [{p0!r}, {p1!r}, {p2!r}], "w": {{{experts}}}, '
+            f'"params": "{self.params_digest}"{tail}}}'
         )
 
 
@@ -223,16 +224,6 @@ class LayerChoice:
     move: Move
 
 
-class _Frame:
-    """Counts of the user's move relative to one reference move, optionally per last result."""
-
-    __slots__ = ("by_result", "counts")
-
-    def __init__(self, by_result: bool) -> None:
-        self.by_result = by_result
-        self.counts = [[0.0, 0.0, 0.0] for _ in range(3 if by_result else 1)]
-
-
 def _argmax3(a: float, b: float, c: float) -> int:
     if a >= b and a >= c:
         return 0
@@ -240,6 +231,12 @@ def _argmax3(a: float, b: float, c: float) -> int:
 
 
 _OUTCOME_INDEX = {"win": 0, "lose": 1, "draw": 2}
+_N_FRAMES = len(FRAMES)
+_BY_RESULT = FRAMES.index(FRAME_OWN_BY_RESULT)
+# The by-result frame keeps one row of counts per last result, after the other frames' rows.
+_COUNT_ROWS = _N_FRAMES + 2
+# Expert names for the stored form, formatted in one go (it runs for every model round).
+_WEIGHTS_FORMAT = ", ".join(f'"{name}": %.6g' for name in EXPERT_NAMES)
 
 
 @dataclass(slots=True)
@@ -259,9 +256,9 @@ class GameBelief:
 
     params: DecisionParams = DEFAULT_PARAMS
     rounds_played: int = 0
-    _frames: list[_Frame] = field(default_factory=list)
-    _log_weights: list[float] = field(default_factory=list)  # the frames'
-    _log_prior: float = 0.0
+    # per frame: counts of the user's move relative to its reference (same, beater, prey)
+    _counts: list[list[float]] = field(default_factory=list)
+    _weights: list[float] = field(default_factory=list)  # the frames', summing to 1
     _uniform: float = -1.0
     _aliases: dict[str, AliasWeight] = field(default_factory=dict)
     # running facts the references need
@@ -281,8 +278,11 @@ class GameBelief:
     _pending_predictions: list[Probabilities] = field(default_factory=list)
     _pending_mixture: Probabilities = UNIFORM
     _pending_frames: Probabilities = UNIFORM
-    _pending_weights: list[float] = field(default_factory=list)
     _digest: str = ""
+    # (terms, tiebreak, move) of the aliases this round that are not yet trusted
+    _move_cache: tuple[EvTerms, float | None, Move] | None = None
+    _third_powered: float = 0.0  # (1/3)**learning_rate
+    _third_powered_uniform: float = 0.0  # (1/3)**uniform_learning_rate
     # Σ log(P_mixture(user's move) · 3) over the rounds so far: the in-game evidence that this
     # player is predictable at all (negative for a random player: the mixture pays for its
     # chance fits).
@@ -290,77 +290,41 @@ class GameBelief:
 
     def __post_init__(self) -> None:
         self._digest = _digest_of(self.params)
-        if not self._frames:
-            self._frames = [_Frame(name == FRAME_OWN_BY_RESULT) for name in FRAMES]
-            self._log_prior = math.log(1.0 / len(FRAMES))
-            self._log_weights = [self._log_prior] * len(FRAMES)
+        self._third_powered = (1.0 / 3.0) ** self.params.learning_rate
+        self._third_powered_uniform = (1.0 / 3.0) ** self.params.uniform_learning_rate
+        if not self._counts:
+            self._counts = [[0.0, 0.0, 0.0] for _ in range(_COUNT_ROWS)]
+            self._weights = [1.0 / _N_FRAMES] * _N_FRAMES
             self._uniform = self.params.uniform_prior
 
     # -- the references --------------------------------------------------------------------------
 
     def _references(self, values: RoundValues) -> list[int]:
         """Each frame's reference move index for the coming round (−1: not known yet)."""
-        bot_last = self._bot_last
-        c = self._bot_counts
-        favourite = _argmax3(c[0], c[1], c[2]) if bot_last >= 0 else -1
-        recent = -1
-        if self._bot_recent:
-            r = [0, 0, 0]
-            for m in self._bot_recent:
-                r[m] += 1
-            recent = _argmax3(r[0], r[1], r[2])
         ranked = _ranked(values)
-        tier = last_tier = -1
-        if bot_last >= 0:
-            t = self._bot_tier_counts
-            tier = ranked[_argmax3(t[0], t[1], t[2])]
-            last_tier = ranked[self._bot_last_tier]
-        predicted = -1
-        if bot_last >= 0:
-            row = self._bot_transitions[bot_last]
-            if row[0] or row[1] or row[2]:
-                predicted = _argmax3(row[0], row[1], row[2])
+        bot_last = self._bot_last
+        if bot_last < 0:
+            return [0, -1, -1, -1, ranked[0], -1, -1, -1, -1, -1]
+        c = self._bot_counts
+        r = [0, 0, 0]
+        for m in self._bot_recent:
+            r[m] += 1
+        t = self._bot_tier_counts
+        row = self._bot_transitions[bot_last]
+        predicted = _argmax3(row[0], row[1], row[2]) if (row[0] or row[1] or row[2]) else -1
+        user_last = self._user_last
         return [
             0,
-            self._user_last,
-            self._user_last,
+            user_last,
+            user_last,
             bot_last,
             ranked[0],
-            favourite,
-            recent,
-            tier,
-            last_tier,
+            _argmax3(c[0], c[1], c[2]),
+            _argmax3(r[0], r[1], r[2]),
+            ranked[_argmax3(t[0], t[1], t[2])],
+            ranked[self._bot_last_tier],
             predicted,
         ]
-
-    def _predictions(self, refs: list[int]) -> list[Probabilities]:
-        a = self.params.pseudo_count
-        result = self._last_result
-        predictions: list[Probabilities] = [UNIFORM]
-        for frame, ref in zip(self._frames, refs, strict=True):
-            if ref < 0 or (frame.by_result and result < 0):
-                predictions.append(UNIFORM)
-                continue
-            counts = frame.counts[result if frame.by_result else 0]
-            total = counts[0] + counts[1] + counts[2] + 3 * a
-            same = (counts[0] + a) / total
-            up = (counts[1] + a) / total
-            down = (counts[2] + a) / total
-            # move (ref + k) % 3 has relation k: 0 same, 1 beater, 2 prey
-            if ref == 0:
-                predictions.append((same, up, down))
-            elif ref == 1:
-                predictions.append((down, same, up))
-            else:
-                predictions.append((up, down, same))
-        return predictions
-
-    def _normalised_weights(self) -> list[float]:
-        logs = self._log_weights
-        top = max(logs)
-        raw = [math.exp(x - top) for x in logs]
-        total = sum(raw)
-        return [x / total for x in raw]
 
     # -- deciding --------------------------------------------------------------------------------
 
@@ -368,13 +332,39 @@ class GameBelief:
         """Compute the in-game experts for the coming round (once, for every alias); returns
         their mixture: the layer's P without a model."""
         refs = self._references(values)
-        predictions = self._predictions(refs)
-        frame_weights = self._normalised_weights()
+        a = self.params.pseudo_count
+        a3 = 3.0 * a
+        result = self._last_result
+        counts = self._counts
+        weights = self._weights
+        predictions: list[Probabilities] = [UNIFORM]
         f0 = f1 = f2 = 0.0
-        for w, (a, b, c) in zip(frame_weights, predictions[1:], strict=True):
-            f0 += w * a
-            f1 += w * b
-            f2 += w * c
+        for k in range(_N_FRAMES):
+            ref = refs[k]
+            w = weights[k]
+            if ref < 0 or (k == _BY_RESULT and result < 0):
+                predictions.append(UNIFORM)
+                third = w / 3.0
+                f0 += third
+                f1 += third
+                f2 += third
+                continue
+            c = counts[_N_FRAMES - 1 + result] if (k == _BY_RESULT and result > 0) else counts[k]
+            total = c[0] + c[1] + c[2] + a3
+            same = (c[0] + a) / total
+            up = (c[1] + a) / total
+            down = (c[2] + a) / total
+            # move (ref + k) % 3 stands in relation k to the reference: same, beater, prey
+            if ref == 0:
+                p = (same, up, down)
+            elif ref == 1:
+                p = (down, same, up)
+            else:
+                p = (up, down, same)
+            predictions.append(p)
+            f0 += w * p[0]
+            f1 += w * p[1]
+            f2 += w * p[2]
         u = self._uniform
         rest = 1.0 - u
         third = u / 3.0
@@ -383,7 +373,6 @@ class GameBelief:
         self._pending_predictions = predictions
         self._pending_frames = (f0, f1, f2)
         self._pending_mixture = (third + rest * f0, third + rest * f1, third + rest * f2)
-        self._pending_weights = [u, *(rest * w for w in frame_weights)]
         return self._pending_mixture
 
     def _ensure_prepared(self, values: RoundValues) -> None:
@@ -391,20 +380,26 @@ class GameBelief:
             self.prepare(values)
 
     def register_alias(self, alias: str, prior: float) -> AliasWeight:
-        """The model weight of ``alias`` in this game (created at ``prior`` on first use)."""
+        """The model weight of ``alias`` in this game (created at ``prior`` on first use; its
+        evidence starts ``model_evidence_burden`` below the in-game evidence, or below 0)."""
         state = self._aliases.get(alias)
         if state is None:
             start = min(0.0, self.evidence) - self.params.model_evidence_burden
             state = self._aliases[alias] = AliasWeight(prior, prior, start)
         return state
 
+    def _expert_weights(self, scale: float) -> tuple[float, ...]:
+        """Uniform's and the frames' shares of a blend that gives them ``scale`` in all."""
+        u = self._uniform
+        frames = scale * (1.0 - u)
+        return (scale * u, *(frames * w for w in self._weights))
+
     def belief(self, alias: str | None, model: Probabilities | None) -> Belief:
         """The blend for the coming round: the in-game mixture alone (``model`` None), or
         mixed with ``alias``'s model probabilities. Call ``prepare`` first."""
         mixture = self._pending_mixture
-        weights = self._pending_weights
         if model is None or alias is None:
-            return Belief(mixture, None, tuple(weights), self._digest)
+            return Belief(mixture, None, self._expert_weights(1.0), self._digest)
         state = self._aliases.get(alias)
         w = state.weight if state is not None else self.params.model_prior_floor
         rest = 1.0 - w
@@ -413,7 +408,7 @@ class GameBelief:
             w * model[1] + rest * mixture[1],
             w * model[2] + rest * mixture[2],
         )
-        return Belief(blended, w, tuple(rest * x for x in weights), self._digest)
+        return Belief(blended, w, self._expert_weights(rest), self._digest)
 
     def choose(
         self,
@@ -431,13 +426,27 @@ class GameBelief:
         record clears the threshold, else uniform P, i.e. value-greedy. ``tiebreak`` in [0, 1)
         draws among moves within ``sample_margin`` of the best EV when sampling is on (the
         caller derives it from the game id and round)."""
-        blend = self.belief(alias, model)
+        mixture = self._pending_mixture
         state = self._aliases.get(alias) if alias is not None and model is not None else None
-        acted, probabilities = self._acting(blend.probabilities, state)
+        if model is None or alias is None:
+            weight = None
+            blended = mixture
+            experts = self._expert_weights(1.0)
+        else:
+            w = state.weight if state is not None else self.params.model_prior_floor
+            rest = 1.0 - w
+            weight = w
+            blended = (
+                w * model[0] + rest * mixture[0],
+                w * model[1] + rest * mixture[1],
+                w * model[2] + rest * mixture[2],
+            )
+            experts = self._expert_weights(rest)
+        acted, probabilities = self._acting(blended, state)
         belief = Belief(
-            blend.probabilities,
-            blend.model_weight,
-            blend.expert_weights,
+            blended,
+            weight,
+            experts,
             self._digest,
             acted,
             probabilities if acted == ACTED_IN_GAME and state is not None else None,
@@ -454,17 +463,29 @@ class GameBelief:
         tiebreak: float | None = None,
     ) -> Move:
         """Only the move ``choose`` would give for ``alias`` (shadow scoring: no Belief built)."""
-        mixture = self._pending_mixture
         state = self._aliases.get(alias)
-        w = state.weight if state is not None else self.params.model_prior_floor
+        threshold = self.params.evidence_threshold
+        if state is None or state.evidence < threshold:
+            # Not the blend: the in-game mixture or value-greedy, the same for every such alias.
+            cache = self._move_cache
+            if cache is None or cache[0] is not terms or cache[1] != tiebreak:
+                in_game = self.evidence >= threshold
+                acting = self._pending_mixture if in_game else UNIFORM
+                cache = self._move_cache = (
+                    terms,
+                    tiebreak,
+                    self._pick(apply_ev_terms(terms, acting), tiebreak),
+                )
+            return cache[2]
+        mixture = self._pending_mixture
+        w = state.weight
         rest = 1.0 - w
         blended = (
             w * model[0] + rest * mixture[0],
             w * model[1] + rest * mixture[1],
             w * model[2] + rest * mixture[2],
         )
-        _, probabilities = self._acting(blended, state)
-        return self._pick(apply_ev_terms(terms, probabilities), tiebreak)
+        return self._pick(apply_ev_terms(terms, blended), tiebreak)
 
     def _acting(
         self, blended: Probabilities, state: AliasWeight | None
@@ -488,7 +509,7 @@ class GameBelief:
     def push(
         self,
         played: PlayedRound,
-        model_probabilities: dict[str, Probabilities] | None = None,
+        model_probabilities: Mapping[str, Probabilities] | None = None,
     ) -> None:
         """Learn from a played round: the user's move updates the experts' counts and weights,
         and each alias's model weight by its probability of that move.
@@ -501,68 +522,75 @@ class GameBelief:
             )
         params = self.params
         user = played.user_move.position
-        bot = played.bot_move.position
+        self._ensure_prepared(played.values)
+        # Every expert gives each move at least the pseudo-count's share, so no P here is 0;
+        # a model's P is floored, since a graph can round a probability to 0.
+        mixture_p = self._pending_mixture[user]
         if model_probabilities:
-            self._ensure_prepared(played.values)
-            mixture_p = self._pending_mixture[user]
             eta = params.model_learning_rate
             share = params.model_share
+            keep = 1.0 - share
+            mixture_term = mixture_p**eta
+            aliases = self._aliases
+            log = math.log
             for alias, probabilities in model_probabilities.items():
-                state = self._aliases.get(alias)
+                state = aliases.get(alias)
                 if state is None:
                     continue
                 w = state.weight
-                model_p = max(probabilities[user], 1e-12)
-                state.evidence += math.log((w * model_p + (1.0 - w) * mixture_p) * 3.0)
+                model_p = probabilities[user]
+                if model_p < 1e-12:
+                    model_p = 1e-12
+                state.evidence += log((w * model_p + (1.0 - w) * mixture_p) * 3.0)
                 a = w * model_p**eta
-                b = (1.0 - w) * max(mixture_p, 1e-12) ** eta
-                w = a / (a + b)
-                state.weight = (1.0 - share) * w + share * state.prior
-        self._ensure_prepared(played.values)
-        refs = self._pending_refs
-        predictions = self._pending_predictions
-        self.evidence += math.log(max(self._pending_mixture[user], 1e-12) * 3.0)
-        self._update_uniform(self._pending_frames[user])
-        self._update_weights(predictions, user)
-        self._update_counts(refs, user)
-        self._advance(played, user, bot)
+                state.weight = keep * a / (a + (1.0 - w) * mixture_term) + share * state.prior
+        self.evidence += math.log(mixture_p * 3.0)
+        self._learn(user)
+        self._advance(played, user, played.bot_move.position)
 
-    def _update_uniform(self, frames_p: float) -> None:
-        """Uniform against the frames' mixture, by each one's probability of the user's move:
-        the mixture pays for every chance fit it made, so a random player keeps it near 1/3."""
+    def _learn(self, user: int) -> None:
+        """Update uniform's weight, the frames' weights and the frames' counts."""
         params = self.params
+        # Uniform against the frames' mixture: the mixture pays for every chance fit it made,
+        # so a random player keeps it near 1/3.
         eta = params.uniform_learning_rate
         u = self._uniform
-        a = u * (1.0 / 3.0) ** eta
-        b = (1.0 - u) * max(frames_p, 1e-12) ** eta
+        a = u * self._third_powered_uniform
+        b = (1.0 - u) * self._pending_frames[user] ** eta
         share = params.uniform_share
         self._uniform = (1.0 - share) * a / (a + b) + share * params.uniform_prior
-
-    def _update_weights(self, predictions: list[Probabilities], user: int) -> None:
-        eta = self.params.learning_rate
-        logs = [
-            lw + eta * math.log(max(p[user], 1e-12))
-            for lw, p in zip(self._log_weights, predictions[1:], strict=True)
-        ]
-        top = max(logs)
-        raw = [math.exp(x - top) for x in logs]
-        total = sum(raw)
-        share = self.params.share
-        floor = share * math.exp(self._log_prior)
-        self._log_weights = [math.log((1.0 - share) * r / total + floor) for r in raw]
-
-    def _update_counts(self, refs: list[int], user: int) -> None:
-        decay = self.params.decay
+        # Hedge among the frames, a share of the weight back to the equal prior; and each
+        # frame's counts, decayed, of how the user's move stood to its reference.
+        eta = params.learning_rate
+        unknown = self._third_powered  # the likelihood term of a frame without a reference
+        predictions = self._pending_predictions
+        weights = self._weights
+        decay = params.decay
         result = self._last_result
-        for frame, ref in zip(self._frames, refs, strict=True):
-            if ref < 0 or (frame.by_result and result < 0):
-                continue
-            counts = frame.counts[result if frame.by_result else 0]
-            if decay != 1.0:
-                counts[0] *= decay
-                counts[1] *= decay
-                counts[2] *= decay
-            counts[(user - ref) % 3] += 1.0
+        counts = self._counts
+        raw = []
+        total = 0.0
+        for k, ref in enumerate(self._pending_refs):
+            if ref < 0 or (k == _BY_RESULT and result < 0):
+                r = weights[k] * unknown
+            else:
+                r = weights[k] * predictions[k + 1][user] ** eta
+                c = (
+                    counts[_N_FRAMES - 1 + result]
+                    if (k == _BY_RESULT and result > 0)
+                    else counts[k]
+                )
+                if decay != 1.0:
+                    c[0] *= decay
+                    c[1] *= decay
+                    c[2] *= decay
+                c[(user - ref) % 3] += 1.0
+            raw.append(r)
+            total += r
+        share = params.share
+        scale = (1.0 - share) / total
+        floor = share / _N_FRAMES
+        self._weights = [r * scale + floor for r in raw]
 
     def _advance(self, played: PlayedRound, user: int, bot: int) -> None:
         if self._bot_last >= 0:
@@ -579,6 +607,7 @@ class GameBelief:
         self._last_result = _OUTCOME_INDEX[played.outcome.value]
         self.rounds_played += 1
         self._pending_round = 0
+        self._move_cache = None
 
     @classmethod
     def replay(

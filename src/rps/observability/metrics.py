@@ -55,6 +55,10 @@ PROMOTION_DECISIONS = (
 TRAINING_STATUSES = ("succeeded", "failed", "skipped")
 TRAINING_MODEL_TYPES = (*(f.value for f in Family), "all")  # "all": whole training sessions
 TRAINING_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
+# The baselines each version's gym figure is shown beside (SPEC §4.1), on the same games.
+GYM_BASELINE_GREEDY = "value-greedy"
+GYM_BASELINE_LAYER = "model-free-layer"
+GYM_BASELINES = (GYM_BASELINE_GREEDY, GYM_BASELINE_LAYER)
 LIFECYCLE_TTL_S = 5.0
 MODEL_WEIGHT_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 log = logging.getLogger(__name__)
@@ -79,11 +83,12 @@ class _ServedModel(Protocol):
 
 @dataclass(frozen=True)
 class LifecycleSnapshot:
-    """Promotion and training figures read from the database (the ledger, training runs).
+    """Promotion, training and strength figures read from the database (the ledger, training
+    runs, alias moves, gym figures and alias predictions).
 
-    Promotions and training run in other processes (CLIs, CronJobs, the scheduler), so the app
-    derives these series from what they wrote rather than counting them itself: every worker
-    and replica reports the same values, and a restart loses nothing.
+    Promotions, training and evaluations run in other processes (CLIs, CronJobs, the
+    scheduler), so the app derives these series from what they wrote rather than counting them
+    itself: every worker and replica reports the same values, and a restart loses nothing.
     """
 
     promotion_z: dict[str, float] = field(default_factory=dict)  # family → z
@@ -94,11 +99,17 @@ class LifecycleSnapshot:
     games_since_swap: dict[tuple[str, str], int] = field(default_factory=dict)
     training_completed: dict[tuple[str, str], int] = field(default_factory=dict)  # (type, status)
     training_durations: tuple[float, ...] = ()
+    # Of the version each family@alias holds: its holdout gym win rate, the baselines' on the
+    # same games ((family, alias, baseline)), and its mean counterfactual margin per model round.
+    gym_win_rate: dict[tuple[str, str], float] = field(default_factory=dict)
+    gym_baseline_win_rate: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    counterfactual_margin: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 class LifecycleCollector:
-    """Yields the promotion and training series from a snapshot, re-read at most every
-    ``ttl`` seconds; every label combination a dashboard reads is present (0 when unknown)."""
+    """Yields the promotion, training and strength series from a snapshot, re-read at most
+    every ``ttl`` seconds; every label combination a dashboard reads is present (0 when
+    unknown)."""
 
     def __init__(
         self,
@@ -199,7 +210,29 @@ class LifecycleCollector:
             buckets=buckets,
             sum_value=float(sum(durations)),
         )
-        yield from (z, p, events, reorders, rank, since, completed, duration)
+        gym = GaugeMetricFamily(
+            "rps_model_gym_win_rate",
+            "Holdout gym win rate of the version each alias holds (0: not measured)",
+            labels=["model", "alias"],
+        )
+        baseline = GaugeMetricFamily(
+            "rps_model_gym_baseline_win_rate",
+            "A baseline's holdout gym win rate on the games that version played (0: not measured)",
+            labels=["model", "alias", "baseline"],
+        )
+        margin = GaugeMetricFamily(
+            "rps_model_counterfactual_margin",
+            "Mean points per model round the version each alias holds would have gained minus "
+            "lost with its own decisions (current decision-layer version; 0: no rounds)",
+            labels=["model", "alias"],
+        )
+        for f in families:
+            for a in aliases:
+                gym.add_metric([f, a], snap.gym_win_rate.get((f, a), 0.0))
+                margin.add_metric([f, a], snap.counterfactual_margin.get((f, a), 0.0))
+                for b in GYM_BASELINES:
+                    baseline.add_metric([f, a, b], snap.gym_baseline_win_rate.get((f, a, b), 0.0))
+        yield from (z, p, events, reorders, rank, since, completed, duration, gym, baseline, margin)
 
 
 class Metrics:
@@ -417,7 +450,7 @@ class Metrics:
     def set_lifecycle_source(
         self, source: Callable[[], LifecycleSnapshot], ttl: float = LIFECYCLE_TTL_S
     ) -> LifecycleCollector:
-        """Export the promotion and training series from ``source`` (the database)."""
+        """Export the promotion, training and strength series from ``source`` (the database)."""
         if self.lifecycle is not None:
             self.registry.unregister(self.lifecycle)
         self.lifecycle = LifecycleCollector(source, ttl)

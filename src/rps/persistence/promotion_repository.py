@@ -126,24 +126,36 @@ class PromotionRepository:
 
     def current_assignments(self, model_type: str) -> dict[str, AssignedVersion]:
         """The newest assignment of each alias of the family (alias → version and time)."""
-        newest = (
-            select(
-                model_assignments.c.alias,
-                func.max(model_assignments.c.id).label("id"),
-            )
-            .where(model_assignments.c.model_type == model_type)
-            .group_by(model_assignments.c.alias)
-            .subquery()
-        )
+        return {
+            alias: assigned for (_, alias), assigned in self._newest_assignments(model_type).items()
+        }
+
+    def every_current_assignment(self) -> dict[tuple[str, str], AssignedVersion]:
+        """The newest assignment of every family@alias, in one query (the metrics scrape)."""
+        return self._newest_assignments(None)
+
+    def _newest_assignments(self, model_type: str | None) -> dict[tuple[str, str], AssignedVersion]:
+        newest = select(
+            model_assignments.c.model_type,
+            model_assignments.c.alias,
+            func.max(model_assignments.c.id).label("id"),
+        ).group_by(model_assignments.c.model_type, model_assignments.c.alias)
+        if model_type is not None:
+            newest = newest.where(model_assignments.c.model_type == model_type)
+        chosen = newest.subquery()
         query = select(
+            model_assignments.c.model_type,
             model_assignments.c.alias,
             model_assignments.c.version,
             model_assignments.c.run_id,
             model_assignments.c.assigned_at,
-        ).join(newest, model_assignments.c.id == newest.c.id)
+        ).join(chosen, model_assignments.c.id == chosen.c.id)
         with self._db.read() as conn:
             rows = conn.execute(query).all()
-        return {r.alias: AssignedVersion(str(r.version), r.run_id, r.assigned_at) for r in rows}
+        return {
+            (r.model_type, r.alias): AssignedVersion(str(r.version), r.run_id, r.assigned_at)
+            for r in rows
+        }
 
     def version_games(
         self, model_type: str, alias: str, version: str, since: datetime | None

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -220,7 +221,7 @@ model_strength = Table(
     Column("evaluated_at", UTCDateTime, nullable=False),
     Column("source", String(16), nullable=False),  # training | evaluate
     Column("games_per_opponent", Integer, nullable=False),
-    Column("seed", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
     Column("scoring_version", String(16), nullable=False),
     Column("holdout_win_rate", Float),
     Column("training_win_rate", Float),

@@ -127,6 +127,9 @@ class MlflowRegistry:
     def set_alias(self, registered_name: str, alias: Alias, version: str) -> None:
         self.client.set_registered_model_alias(registered_name, alias.value, version)
 
+    def delete_alias(self, registered_name: str, alias: Alias) -> None:
+        self.client.delete_registered_model_alias(registered_name, alias.value)
+
     def version_run_id(self, registered_name: str, version: str) -> str | None:
         """The run behind a registered version; None when there is no such version."""
         try:

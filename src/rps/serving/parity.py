@@ -271,6 +271,9 @@ def replay_blend(
         prior_of=lambda _alias: prior,
         model_probabilities=per_round,
     )
+    # Serving registers the alias at its prior before it chooses, so in the game's first model
+    # round (no earlier round registered it) the blend starts from the prior, not the floor.
+    state.register_alias(alias, prior)
     played = rounds[served.round_no - 1].played
     state.prepare(played.values)
     bot = earlier[-1].played.bot_score if earlier else 0

@@ -168,7 +168,9 @@ class TrainingRunner:
             warm = (warm_starts or {}).get(item.key)
             outcomes.append(self._one(dataset, item, warm))
         for family in dict.fromkeys(o.planned.family for o in outcomes):
-            self._register_below_gate(family, [o for o in outcomes if o.planned.family is family])
+            mine = [o for o in outcomes if o.planned.family is family]
+            self._fill_live_aliases(family, mine)
+            self._register_below_gate(family, mine)
         return outcomes
 
     def _one(
@@ -215,6 +217,29 @@ class TrainingRunner:
         outcome.seconds = time.perf_counter() - started
         self._progress.model_finished(outcome)
         return outcome
+
+    def _fill_live_aliases(self, family: Family, outcomes: list[ModelOutcome]) -> None:
+        """An empty Production (then B) takes this session's best gated candidate that does not
+        already serve Production or B (moved from its shadow alias, which is left empty), so a
+        refused Production config does not leave the family without its model."""
+        accepted = [o for o in outcomes if o.accepted and o.registered and not o.error]
+        for alias in (Alias.PRODUCTION, Alias.B):
+            if self._registry.alias_target(family, alias) is not None:
+                continue
+            spare = [o for o in accepted if o.alias not in (Alias.PRODUCTION, Alias.B)]
+            if not spare:
+                return
+            best = max(spare, key=lambda o: o.gym_win_rate(GymPart.TRAINING) or 0.0)
+            assert best.version is not None
+            vacated = best.alias
+            if vacated is not None:
+                self._registry.delete_alias(best.planned.registered_name, vacated)
+            reason = (
+                f"filled the empty {alias.value} with the session's best gated candidate "
+                f"({best.planned.config_id})"
+            )
+            self._move_alias(best, alias, reason=reason)
+            log.info("%s: v%s moved to the empty %s", best.planned.key, best.version, alias.value)
 
     def _register_below_gate(self, family: Family, outcomes: list[ModelOutcome]) -> None:
         if any(o.accepted for o in outcomes):
@@ -263,7 +288,7 @@ class TrainingRunner:
             )
         )
 
-    def _move_alias(self, outcome: ModelOutcome, alias: Alias) -> None:
+    def _move_alias(self, outcome: ModelOutcome, alias: Alias, reason: str | None = None) -> None:
         planned = outcome.planned
         assert outcome.version is not None
         previous = self._registry.alias_target(planned.family, alias)
@@ -277,7 +302,7 @@ class TrainingRunner:
             run_id=outcome.run_id,
             previous_version=outcome.previous_version,
             assigned_by=self._assigned_by,
-            reason=f"trained with config {planned.config_id}",
+            reason=reason or f"trained with config {planned.config_id}",
         )
 
     @staticmethod

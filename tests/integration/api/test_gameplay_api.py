@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from rps.domain.move import MOVES, Move, beater
@@ -87,9 +88,18 @@ def test_without_models_the_layer_plays_and_says_so_and_learns_a_constant_player
         belief = answer["debug"]["belief"]
         assert belief["model_weight"] is None
         assert set(belief["weights"]) >= {"uniform", "frequency", "value-tier"}
+        # Without a model the blend is the in-game experts' mixture: it acts, or value-greedy.
+        assert belief["acted"] in ("in-game", "greedy")
+        acting = (
+            dict.fromkeys(("rock", "paper", "scissors"), 1 / 3)
+            if belief["acted"] == "greedy"
+            else belief["probabilities"]
+        )
+        assert belief["acting_probabilities"] == pytest.approx(acting)
     # Rock every round: once the layer has seen enough, the bot answers with paper.
     assert answers[-1]["bot_move"] == "paper"
     assert answers[-1]["debug"]["belief"]["probabilities"]["rock"] > 0.5
+    assert answers[-1]["debug"]["belief"]["acted"] == "in-game"
     assert client.get(f"/games/{game['game_id']}").json()["winner"] == "bot"
 
 

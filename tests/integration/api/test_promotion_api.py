@@ -393,6 +393,14 @@ def sort_key(labels: dict[str, str]) -> str:
         ),
         ("rps_training_duration_seconds_count", [{}]),
         ("rps_training_duration_seconds_sum", [{}]),
+        ("rps_model_gym_win_rate", combinations(model=FAMILIES, alias=ALIASES)),
+        (
+            "rps_model_gym_baseline_win_rate",
+            combinations(
+                model=FAMILIES, alias=ALIASES, baseline=["value-greedy", "model-free-layer"]
+            ),
+        ),
+        ("rps_model_counterfactual_margin", combinations(model=FAMILIES, alias=ALIASES)),
     ],
 )
 def test_every_lifecycle_series_exists_at_start_up_with_every_label_combination(
@@ -415,19 +423,36 @@ def test_lifecycle_series_start_at_their_neutral_values(client: TestClient) -> N
             )
             assert value == 0.0
     assert metric_value(text, "rps_training_duration_seconds_bucket", le="+Inf") == 0.0
+    for family in FAMILIES:
+        for alias in ALIASES:
+            labels = {"model": family, "alias": alias}
+            assert metric_value(text, "rps_model_gym_win_rate", **labels) == 0.0
+            assert metric_value(text, "rps_model_counterfactual_margin", **labels) == 0.0
+            for baseline in ("value-greedy", "model-free-layer"):
+                value = metric_value(
+                    text, "rps_model_gym_baseline_win_rate", baseline=baseline, **labels
+                )
+                assert value == 0.0
 
 
 # -- GET /ops/summary ----------------------------------------------------------------------------
 
 
 def test_ops_summary_without_models_lists_every_family_and_alias_on_fallback(
-    client: TestClient,
+    client: TestClient, container: Container
 ) -> None:
     response = client.get("/ops/summary")
     assert response.status_code == 200, response.text
     summary = response.json()
 
-    assert set(summary) == {"generated_at", "families", "ledger", "training_runs"}
+    assert set(summary) == {
+        "generated_at",
+        "scoring_version",
+        "families",
+        "ledger",
+        "training_runs",
+    }
+    assert summary["scoring_version"] == container.gameplay.scoring_version
     assert [(f["model_type"], f["policy"]) for f in summary["families"]] == [
         ("feedforward_nn", "brian"),
         ("xgboost", "forrest"),
@@ -444,6 +469,12 @@ def test_ops_summary_without_models_lists_every_family_and_alias_on_fallback(
             )
             assert (alias["predictions"], alias["games"]) == (0, 0)
             assert (alias["accuracy"], alias["win_rate"]) == (None, None)
+            assert alias["gym"] is None
+            assert alias["counterfactual"] == {
+                "model_rounds": 0,
+                "win_rate": None,
+                "mean_margin": None,
+            }
         assert family["ab_split"] == {
             "enabled": True,
             "configured_b": 0.5,

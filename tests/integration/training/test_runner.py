@@ -27,6 +27,7 @@ class MemoryRegistry:
         self.rejected: dict[str, str] = {}
         self.versions: dict[str, list[str]] = {}
         self.aliases: dict[tuple[str, Alias], str] = {}
+        self.tags: dict[str, dict[str, str]] = {}
 
     def log_training(self, logged: LoggedTraining) -> str:
         run_id = f"run{len(self.runs) + 1}"
@@ -43,6 +44,12 @@ class MemoryRegistry:
 
     def set_alias(self, registered_name: str, alias: Alias, version: str) -> None:
         self.aliases[(registered_name, alias)] = version
+
+    def delete_alias(self, registered_name: str, alias: Alias) -> None:
+        self.aliases.pop((registered_name, alias), None)
+
+    def tag_run(self, run_id: str, key: str, value: str) -> None:
+        self.tags.setdefault(run_id, {})[key] = value
 
     def alias_target(self, family: Family, alias: Alias) -> AliasTarget | None:
         name = REGISTERED_NAMES[family]
@@ -125,3 +132,26 @@ def test_one_failing_model_does_not_stop_the_others(dataset, lifecycle):
     outcomes = TrainingRunner(registry, lifecycle).run(dataset, planned)
     assert "tracking server unavailable" in (outcomes[0].error or "")
     assert outcomes[1].registered
+
+
+def test_an_empty_production_takes_the_best_gated_candidate_from_its_shadow(dataset, lifecycle):
+    registry = MemoryRegistry()
+    config = tiny_config()
+    section = next(m for m in config["models"] if m["model_type"] == "multinomial_logistic")
+    for entry in section["configs"]:
+        if entry["promote_alias"] == "Production":  # this config cannot pass
+            entry["acceptance"] = {"min_test_accuracy": 0.999, "min_test_rows": 0}
+    planned = plan(parse_config(config), model_types=[Family.MULTINOMIAL_LOGISTIC])
+    outcomes = TrainingRunner(registry, lifecycle).run(dataset, planned)
+    by_config = {o.planned.config_id: o for o in outcomes}
+    assert not by_config["mnl-balanced"].registered
+    moved = next(o for o in outcomes if o.alias is Alias.PRODUCTION)
+    assert moved.planned.promote_alias in (Alias.SHADOW1, Alias.SHADOW2)
+    name = "rps_bot_mnlogit"
+    assert registry.aliases[(name, Alias.PRODUCTION)] == moved.version
+    assert registry.aliases[(name, Alias.B)] == by_config["mnl-unweighted"].version
+    # The shadow it came from is left empty rather than sharing the version with Production.
+    assert (name, moved.planned.promote_alias) not in registry.aliases
+    filled = lifecycle.assignments(model_type="multinomial_logistic")
+    assert any("filled the empty Production" in (m.reason or "") for m in filled)
+    assert not any(o.below_gate for o in outcomes)

@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, insert, select
 
 from rps.persistence.tables import alias_predictions, games, rounds
 from tests.integration.training.conftest import Platform, tiny_config
+from tests.support.aio import run_coroutine
 from tests.support.postgres import PostgresServer
 from tests.support.s3 import S3Server
 from tests.support.server import ServerProcess, free_port
@@ -311,7 +312,7 @@ def played(stack: Stack) -> Played:
             )
 
     began = time.perf_counter()
-    tally.logs = asyncio.run(scenario())
+    tally.logs = run_coroutine(scenario())
     wall_s = time.perf_counter() - began
     total_rounds = sum(len(log.answers) for log in tally.logs)
     same = [r.status_code for log in tally.logs for r in log.same_move_race]

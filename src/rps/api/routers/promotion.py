@@ -18,8 +18,9 @@ from rps.api.schemas import Detail, Text
 from rps.bootstrap import Container, ab_split
 from rps.domain.policy import Alias, Family, Policy
 from rps.domain.promotion import sample_ratio_mismatch_p
-from rps.persistence.ops_queries import OpsQueries
+from rps.persistence.ops_queries import CounterfactualFigures
 from rps.persistence.promotion_repository import LedgerEvent, new_event_id
+from rps.persistence.strength_repository import StrengthRecord
 
 router = APIRouter(tags=["promotion"])
 
@@ -223,11 +224,53 @@ def _aliases(values: dict[Alias, LedgerText] | None) -> dict[str, str] | None:
 # -- /ops/summary --------------------------------------------------------------------------------
 
 
+def _gym(record: StrengthRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {
+        "holdout_win_rate": record.holdout_win_rate,
+        "training_win_rate": record.training_win_rate,
+        "holdout_margin": record.holdout_margin,
+        "layer_holdout_win_rate": record.layer_holdout_win_rate,
+        "greedy_holdout_win_rate": record.greedy_holdout_win_rate,
+        "gate_passed": record.gate_passed,
+        "below_gate": record.below_gate,
+        "gate_reason": record.gate_reason,
+        "games_per_opponent": record.games_per_opponent,
+        "scoring_version": record.scoring_version,
+        "evaluated_at": _iso(record.evaluated_at),
+        "source": record.source,
+    }
+
+
+def _counterfactual(figures: CounterfactualFigures | None) -> dict[str, Any]:
+    figures = figures or CounterfactualFigures()
+    return {
+        "model_rounds": figures.model_rounds,
+        "win_rate": figures.win_rate,
+        "mean_margin": figures.mean_margin,
+    }
+
+
 def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> dict[str, Any]:
     settings = container.settings
-    ops = OpsQueries(container.database)
+    ops = container.ops
     status = {(row["family"], row["alias"]): row for row in container.models.status()}
     shares = ab_split(settings)
+    # The figures of the versions being served, read once for every family and alias.
+    served = {
+        key: str(row["version"]) for key, row in status.items() if row.get("version") is not None
+    }
+    scoring_version = container.gameplay.scoring_version
+    strength = (
+        container.strength.latest((family, version) for (family, _), version in served.items())
+        if served
+        else {}
+    )
+    counterfactual = ops.counterfactual_figures(
+        ((family, alias, version) for (family, alias), version in served.items()),
+        scoring_version,
+    )
     families = []
     for policy in Policy:
         family = policy.family
@@ -261,6 +304,12 @@ def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> 
                     "games": played,
                     "bot_wins": wins,
                     "win_rate": wins / played if played else None,
+                    "gym": _gym(strength.get((family.value, version))) if version else None,
+                    "counterfactual": _counterfactual(
+                        counterfactual.get((family.value, alias.value, version))
+                        if version
+                        else None
+                    ),
                 }
             )
         windows = [
@@ -320,10 +369,44 @@ def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> 
     ]
     return {
         "generated_at": _iso(datetime.now(UTC)),
+        "scoring_version": scoring_version,
         "families": families,
         "ledger": ledger,
         "training_runs": runs,
     }
+
+
+class GymStrength(BaseModel):
+    """The version's newest offline figures against the opponent gym (SPEC §4.1): win rates
+    are shares of games, the margin is points per round."""
+
+    holdout_win_rate: float | None
+    training_win_rate: float | None
+    holdout_margin: float | None
+    layer_holdout_win_rate: float | None = Field(
+        description="The decision layer without a model, on the same holdout games"
+    )
+    greedy_holdout_win_rate: float | None = Field(
+        description="Value-greedy (EV under uniform P), on the same holdout games"
+    )
+    gate_passed: bool | None
+    below_gate: bool = Field(
+        description="Registered although it failed the gate: its family had no Production"
+    )
+    gate_reason: str | None
+    games_per_opponent: int
+    scoring_version: str = Field(description="The decision layer's digest the gym was played with")
+    evaluated_at: str | None
+    source: str = Field(description="training or evaluate")
+
+
+class CounterfactualSummary(BaseModel):
+    """What the version's own decisions as this alias would have achieved, per model round,
+    scored by the app's current decision layer only."""
+
+    model_rounds: int
+    win_rate: float | None = Field(description="Share of its rounds its move would have won")
+    mean_margin: float | None = Field(description="Points gained minus lost per model round")
 
 
 class AliasSummary(BaseModel):
@@ -338,6 +421,8 @@ class AliasSummary(BaseModel):
     games: int
     bot_wins: int
     win_rate: float | None
+    gym: GymStrength | None
+    counterfactual: CounterfactualSummary
 
 
 class AbSplit(BaseModel):
@@ -378,6 +463,9 @@ class TrainingRunRow(BaseModel):
 
 class OpsSummary(BaseModel):
     generated_at: str
+    scoring_version: str = Field(
+        description="The decision layer's digest: counterfactual figures count only its rows"
+    )
     families: list[FamilySummary]
     ledger: list[LedgerRow]
     training_runs: list[TrainingRunRow]
@@ -388,6 +476,7 @@ async def get_ops_summary(
     container: ContainerDep,
     days: int = Query(14, ge=1, le=90, description="Days of daily figures for the charts"),
 ) -> dict[str, Any]:
-    """Per family the four aliases, the A/B split, the latest ledger rows, recent training
-    runs, and daily accuracy and win rate per alias (the ops page)."""
+    """Per family the four aliases (with their versions' gym strength and counterfactual
+    figures), the A/B split, the latest ledger rows, recent training runs, and daily accuracy
+    and win rate per alias (the ops page)."""
     return await asyncio.to_thread(ops_summary, container, days)

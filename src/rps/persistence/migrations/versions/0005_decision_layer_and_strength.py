@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("evaluated_at", UTCDateTime, nullable=False),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("games_per_opponent", sa.Integer, nullable=False),
-        sa.Column("seed", sa.Integer, nullable=False),
+        sa.Column("seed", sa.BigInteger, nullable=False),
         sa.Column("scoring_version", sa.String(16), nullable=False),
         sa.Column("holdout_win_rate", sa.Float),
         sa.Column("training_win_rate", sa.Float),

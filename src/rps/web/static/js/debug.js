@@ -1,4 +1,6 @@
-// The model internals panel of /ui-lite-debug: what the bot's model saw and predicted each round.
+// The model internals panel of /ui-lite-debug: what the bot's model saw and predicted each round,
+// and what the decision layer made of it (SPEC §4): the blend, each expert's weight and which P
+// chose the move.
 
 import { byId, el, fill, number, percent } from "./dom.js";
 import { MOVE_ICONS, MOVE_NAMES, MOVES } from "./opponents.js";
@@ -8,6 +10,27 @@ const SOURCE_NOTES = {
   fallback: "No model answered, so the family's fallback persona played this round.",
   persona: "A scripted persona played this round.",
 };
+// With a blend, a fallback round was played by the decision layer without its model expert.
+const LAYER_FALLBACK_NOTE = "No model answered, so the decision layer played without its model.";
+const ACTED_NAMES = { blend: "the blend", "in-game": "the in-game experts", greedy: "value-greedy" };
+
+function actedNote(belief) {
+  const withModel = belief.model_weight !== null && belief.model_weight !== undefined;
+  switch (belief.acted) {
+    case "blend":
+      return withModel
+        ? "The blend acted: the model's record in this game has earned it the say."
+        : "The blend of the in-game experts acted.";
+    case "in-game":
+      return withModel
+        ? "The in-game experts acted: the model's record in this game has not earned the blend the say yet."
+        : "The in-game experts acted.";
+    case "greedy":
+      return "Value-greedy acted (uniform P): no expert has earned the say in this game yet.";
+    default:
+      return "The blend acted.";
+  }
+}
 
 function featureNames() {
   try {
@@ -29,33 +52,81 @@ function fact(label, value, extra) {
   return el("div", {}, el("dt", { text: label }), el("dd", extra || {}, shown));
 }
 
-function note(source, reason) {
-  const text = SOURCE_NOTES[source] || "No prediction this round.";
+function note(answer) {
+  const { probability_source: source, fallback_reason: reason } = answer.model_info;
+  const text =
+    source === "fallback" && answer.debug.belief
+      ? LAYER_FALLBACK_NOTE
+      : SOURCE_NOTES[source] || "No prediction this round.";
   return el("p", { class: "muted small", text: reason ? `${text} (${reason})` : text });
 }
 
+function bar(share) {
+  const fillNode = el("span", { class: "bar-fill" });
+  fillNode.style.width = `${Math.max(0, Math.min(1, share)) * 100}%`;
+  return el("span", { class: "bar-track" }, fillNode);
+}
+
+function moveBars(probabilities) {
+  const likeliest = MOVES.reduce((a, b) => (probabilities[b] > probabilities[a] ? b : a));
+  return MOVES.map((move) =>
+    el(
+      "div",
+      { class: move === likeliest ? "bar-row top" : "bar-row", dataset: { move } },
+      el("span", { class: "bar-label", text: `${MOVE_ICONS[move]} ${MOVE_NAMES[move]}` }),
+      bar(probabilities[move]),
+      el("span", { class: "bar-value", text: percent(probabilities[move], 1) }),
+    ),
+  );
+}
+
 function renderProbabilities(answer) {
-  const node = byId("debug-probabilities");
   const probabilities = answer.debug.probabilities;
-  if (!probabilities) {
-    fill(node, note(answer.model_info.probability_source, answer.model_info.fallback_reason));
+  fill(byId("debug-probabilities"), probabilities ? moveBars(probabilities) : note(answer));
+}
+
+function renderBlend(answer) {
+  const belief = answer.debug.belief;
+  if (!belief) {
+    fill(byId("debug-blend"), note(answer));
+    fill(byId("debug-weights"), el("p", { class: "muted small", text: "No blend this round." }));
     return;
   }
-  const likeliest = MOVES.reduce((a, b) => (probabilities[b] > probabilities[a] ? b : a));
+  fill(byId("debug-blend"), moveBars(belief.probabilities));
+  // The model first (its share is what the layer learns about it), then the rest by weight.
+  const weights = Object.entries(belief.weights || {});
+  weights.sort(([a, wa], [b, wb]) => (a === "model" ? -1 : b === "model" ? 1 : wb - wa));
   fill(
-    node,
-    MOVES.map((move) => {
-      const bar = el("span", { class: "bar-fill" });
-      bar.style.width = `${Math.max(0, Math.min(1, probabilities[move])) * 100}%`;
-      return el(
+    byId("debug-weights"),
+    weights.map(([expert, weight]) =>
+      el(
         "div",
-        { class: move === likeliest ? "bar-row top" : "bar-row", dataset: { move } },
-        el("span", { class: "bar-label", text: `${MOVE_ICONS[move]} ${MOVE_NAMES[move]}` }),
-        el("span", { class: "bar-track" }, bar),
-        el("span", { class: "bar-value", text: percent(probabilities[move], 1) }),
-      );
-    }),
+        { class: expert === "model" ? "bar-row weight-row model" : "bar-row weight-row", dataset: { expert } },
+        el("span", { class: "bar-label mono", title: expert, text: expert }),
+        bar(weight),
+        el("span", { class: "bar-value", text: percent(weight, 1) }),
+      ),
+    ),
   );
+}
+
+function renderActed(answer) {
+  const node = byId("debug-acted");
+  const belief = answer.debug.belief;
+  if (!belief) {
+    fill(node);
+    delete node.dataset.acted;
+    node.hidden = true;
+    return;
+  }
+  node.hidden = false;
+  const acting = belief.acting_probabilities;
+  const under =
+    acting && belief.acted !== "blend"
+      ? ` Its P: ${MOVES.map((m) => `${MOVE_NAMES[m]} ${percent(acting[m], 1)}`).join(" · ")}.`
+      : "";
+  fill(node, `${actedNote(belief)}${under}`);
+  node.dataset.acted = belief.acted || "";
 }
 
 function renderExpectedValues(answer) {
@@ -65,7 +136,7 @@ function renderExpectedValues(answer) {
   if (!values) {
     fill(
       node,
-      note(answer.model_info.probability_source, answer.model_info.fallback_reason),
+      note(answer),
       el("p", { class: "chosen-line", text: `Bot played ${MOVE_ICONS[chosen]} ${MOVE_NAMES[chosen]}` }),
     );
     return;
@@ -113,6 +184,7 @@ function renderFeatures(answer) {
 /** Show one /play answer's model internals. */
 export function renderDebug(answer) {
   const info = answer.model_info;
+  const belief = answer.debug.belief;
   byId("debug-empty").hidden = true;
   byId("debug-body").hidden = false;
   fill(
@@ -124,11 +196,16 @@ export function renderDebug(answer) {
     fact("Run id", info.model_run_id, { class: "mono" }),
     fact("Probability source", info.probability_source, { class: `source ${info.probability_source}` }),
     fact("Fallback reason", info.fallback_reason),
+    fact("Model weight", belief ? percent(belief.model_weight, 1) : null, { id: "debug-model-weight" }),
+    fact("P that acted", belief ? ACTED_NAMES[belief.acted] || belief.acted : null, { id: "debug-acted-by" }),
+    fact("Decision layer", belief ? belief.params : null, { class: "mono" }),
     fact("Bot played", `${MOVE_ICONS[answer.bot_move]} ${MOVE_NAMES[answer.bot_move]}`, {
       id: "debug-bot-move",
     }),
   );
   renderProbabilities(answer);
+  renderBlend(answer);
+  renderActed(answer);
   renderExpectedValues(answer);
   renderFeatures(answer);
 }

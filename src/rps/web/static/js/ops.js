@@ -15,7 +15,18 @@ const DECISIONS = {
   alias_set: "Alias set by hand",
 };
 
+const SHADOWS = new Set(["shadow1", "shadow2"]);
+
 const swatchOf = (alias) => SWATCHES[alias] || "s3";
+
+/** "1 game", "3 games". */
+const plural = (n, word) => `${n} ${n === 1 ? word : `${word}s`}`;
+
+/** Points with their sign: 0.214 → "+0.21" (null → "—"). */
+function signed(value, digits = 2) {
+  if (value === null || value === undefined) return "—";
+  return `${value >= 0 ? "+" : ""}${number(value, digits)}`;
+}
 
 function table(headers, rows, emptyText) {
   const head = el(
@@ -63,6 +74,53 @@ function abSplit(split) {
   );
 }
 
+// Production and B play games; shadows only predict, so theirs is what their own decisions
+// would have won round by round (scored by the app's current decision layer).
+function liveCell(row) {
+  if (!SHADOWS.has(row.alias)) {
+    return el(
+      "td",
+      { class: "num live-rate" },
+      el("div", { text: percent(row.win_rate, 1) }),
+      el("div", { class: "sub", text: `${row.bot_wins} of ${plural(row.games, "game")}` }),
+    );
+  }
+  const counterfactual = row.counterfactual || {};
+  return el(
+    "td",
+    { class: "num counterfactual-rate" },
+    el("div", { text: percent(counterfactual.win_rate, 1) }),
+    el("div", { class: "sub", text: `counterfactual, ${plural(counterfactual.model_rounds || 0, "round")}` }),
+    el("div", { class: "sub counterfactual-margin", text: `${signed(counterfactual.mean_margin)} pts per round` }),
+  );
+}
+
+// The version's offline strength against the opponent gym's holdout part, beside the two
+// baselines on the same games (SPEC §4.1); red when value-greedy would have done better.
+function gymCell(gym) {
+  if (!gym) {
+    return el("td", { class: "num gym", title: "No gym figures for this version (rps evaluate --persist)" }, "—");
+  }
+  const rate = gym.holdout_win_rate;
+  const greedy = gym.greedy_holdout_win_rate;
+  const weak = rate !== null && rate !== undefined && greedy !== null && greedy !== undefined && rate < greedy;
+  const title = [
+    `Holdout ${percent(rate, 1)} (margin ${signed(gym.holdout_margin)} pts per round), training part ${percent(gym.training_win_rate, 1)}`,
+    `Value-greedy ${percent(greedy, 1)}, decision layer without a model ${percent(gym.layer_holdout_win_rate, 1)}`,
+    `${gym.games_per_opponent} games per opponent · ${gym.source} · ${when(gym.evaluated_at)}`,
+    gym.gate_reason ? `Gate: ${gym.gate_reason}` : null,
+  ]
+    .filter(Boolean)
+    .join("\n");
+  return el(
+    "td",
+    { class: "num gym", title },
+    el("div", { class: weak ? "gym-rate gym-weak" : "gym-rate", text: percent(rate, 1) }),
+    el("div", { class: "sub gym-greedy", text: `greedy ${percent(greedy, 1)}` }),
+    el("div", { class: "sub gym-layer", text: `layer ${percent(gym.layer_holdout_win_rate, 1)}` }),
+  );
+}
+
 function aliasRow(row) {
   const version = row.version === null || row.version === undefined ? "—" : `v${row.version}`;
   const versionCell = el("td", {}, el("div", { text: version }));
@@ -72,16 +130,27 @@ function aliasRow(row) {
       el("div", { class: "fallback-note", text: `fallback${row.fallback_reason ? `: ${row.fallback_reason}` : ""}` }),
     );
   }
+  const belowGate = Boolean(row.gym && row.gym.below_gate);
+  if (belowGate) {
+    // Registered only because its family had no Production: it failed the strength gate.
+    versionCell.append(
+      el("div", {}, el("span", { class: "badge below_gate", title: row.gym.gate_reason || null, text: "below gate" })),
+    );
+  }
+  if (row.assigned_at) versionCell.append(el("div", { class: "sub since", text: `since ${when(row.assigned_at)}` }));
   return el(
     "tr",
-    { dataset: { alias: row.alias } },
+    { dataset: belowGate ? { alias: row.alias, belowGate: "true" } : { alias: row.alias } },
     el("td", {}, el("span", { class: "alias-name" }, el("i", { class: `swatch ${swatchOf(row.alias)}` }), row.alias)),
     versionCell,
-    cell(percent(row.accuracy, 1), "num"),
-    cell(percent(row.win_rate, 1), "num"),
-    cell(`${row.bot_wins}/${row.games}`, "num"),
-    cell(String(row.predictions), "num"),
-    cell(when(row.assigned_at), "when"),
+    el(
+      "td",
+      { class: "num" },
+      el("div", { text: percent(row.accuracy, 1) }),
+      el("div", { class: "sub", text: `of ${plural(row.predictions, "prediction")}` }),
+    ),
+    liveCell(row),
+    gymCell(row.gym),
   );
 }
 
@@ -124,11 +193,17 @@ function familyCard(family) {
           "div",
           { class: "table-wrap" },
           table(
-            [["Alias"], ["Version"], ["Accuracy", "num"], ["Bot win rate", "num"],
-              ["Bot won", "num"], ["Predictions", "num"], ["Assigned"]],
+            [["Alias"], ["Version"], ["Accuracy", "num"], ["Bot win rate", "num"], ["Gym (holdout)", "num"]],
             aliases.map(aliasRow),
             "No aliases",
           ),
+        ),
+        el(
+          "p",
+          { class: "muted small table-note" },
+          "Gym: the version's win rate against the opponent gym's holdout part, beside value-greedy's and the " +
+            "model-free decision layer's on the same games. Shadows: the rounds their own decisions would have " +
+            "won and the points per round they would have gained.",
         ),
       ),
       el(
@@ -206,7 +281,8 @@ function runRow(run) {
 }
 
 function render(summary) {
-  byId("generated-at").textContent = `As of ${when(summary.generated_at)}`;
+  const layer = summary.scoring_version ? ` · decision layer ${summary.scoring_version}` : "";
+  byId("generated-at").textContent = `As of ${when(summary.generated_at)}${layer}`;
   const families = summary.families || [];
   fill(
     byId("families"),
