@@ -66,12 +66,14 @@ SEED = 4242
 
 def bootstrap(data_path: Path) -> float:
     """`rps up`'s first start on an empty DATA_PATH; returns its seconds."""
+    from rps.bootstrap import migrate_database
     from rps.cli.up import bootstrap_models
     from rps.settings import load_settings
 
     settings = load_settings(DATA_PATH=data_path)
     os.environ["DATA_PATH"] = str(data_path)  # the training child processes read it
     started = time.perf_counter()
+    migrate_database(settings)
     bootstrap_models(settings, Console(stderr=True))
     return time.perf_counter() - started
 

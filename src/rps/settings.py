@@ -69,8 +69,9 @@ class Settings(BaseSettings):
     DECISION_MODEL_PRIOR_FLOOR: float = Field(0.05, gt=0.0, lt=1.0)
     DECISION_MODEL_PRIOR_CEILING: float = Field(0.85, gt=0.0, lt=1.0)
     DECISION_MODEL_PRIOR_SLOPE: float = Field(2.0, ge=0.0)
-    DECISION_EVIDENCE_THRESHOLD: float = 0.0
-    DECISION_MODEL_EVIDENCE_BURDEN: float = Field(0.5, ge=0.0)
+    DECISION_EVIDENCE_THRESHOLD: float = 0.3
+    DECISION_MODEL_EVIDENCE_BURDEN: float = Field(0.75, ge=0.0)
+    DECISION_MODEL_ADVANTAGE_THRESHOLD: float = 0.0
     DECISION_SAMPLE_MARGIN: float = Field(0.0, ge=0.0)
     # What plays when no model answers: the layer without a model, or the seed's personas.
     FALLBACK: Literal["layer", "persona"] = "layer"

@@ -116,6 +116,7 @@ def decision_params(settings: Settings) -> DecisionParams:
         model_prior_slope=settings.DECISION_MODEL_PRIOR_SLOPE,
         evidence_threshold=settings.DECISION_EVIDENCE_THRESHOLD,
         model_evidence_burden=settings.DECISION_MODEL_EVIDENCE_BURDEN,
+        model_advantage_threshold=settings.DECISION_MODEL_ADVANTAGE_THRESHOLD,
         sample_margin=settings.DECISION_SAMPLE_MARGIN,
     )
 

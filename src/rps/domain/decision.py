@@ -57,8 +57,10 @@ FRAME_VALUE = "value-tier"  # this round's highest-valued move (value tiers)
 FRAME_BOT_FAVOURITE = "bot-favourite"  # the bot's most frequent move (frequency counters)
 FRAME_BOT_RECENT = "bot-favourite-recent"  # the same over the bot's last three moves
 FRAME_BOT_TIER = "bot-tier"  # the move in the bot's most frequent value tier now
+FRAME_BOT_RECENT_TIER = "bot-tier-recent"  # the same over the bot's last three rounds
 FRAME_BOT_LAST_TIER = "bot-last-tier"  # the move in the value tier the bot played last round
 FRAME_BOT_NEXT = "bot-next"  # the bot's next move as its own transitions predict it
+FRAME_BOT_NEXT_TIER = "bot-next-tier"  # the move in the tier its tier transitions predict
 FRAMES: tuple[str, ...] = (
     FRAME_ROCK,
     FRAME_OWN,
@@ -68,8 +70,10 @@ FRAMES: tuple[str, ...] = (
     FRAME_BOT_FAVOURITE,
     FRAME_BOT_RECENT,
     FRAME_BOT_TIER,
+    FRAME_BOT_RECENT_TIER,
     FRAME_BOT_LAST_TIER,
     FRAME_BOT_NEXT,
+    FRAME_BOT_NEXT_TIER,
 )
 EXPERT_NAMES: tuple[str, ...] = ("uniform", *FRAMES)
 MODEL_EXPERT = "model"
@@ -107,12 +111,15 @@ class DecisionParams:
     model_prior_slope: float = 2.0
     """Prior model weight = clamp(slope·(ln 3 − calibrated val log-loss), floor, ceiling): the
     nats per round the model gained over uniform on its validation games, scaled."""
-    evidence_threshold: float = 0.0
+    evidence_threshold: float = 0.3
     """Below this in-game evidence (nats the mixture gained over uniform) the bot plays
     value-greedy."""
-    model_evidence_burden: float = 0.5
+    model_evidence_burden: float = 0.75
     """A model's blend starts this many nats short of the evidence it needs (its own record in
     this game must earn the deviations from value-greedy, whatever it scored elsewhere)."""
+    model_advantage_threshold: float = 0.0
+    """The blend acts only while the model has added at least this many nats to the in-game
+    experts' predictions in this game: a model that misleads them stops deciding."""
     sample_margin: float = 0.0
     """When above 0, the bot draws among moves whose EV is within this margin of the best
     (seeded by game id and round) instead of always the best. Off by default."""
@@ -247,6 +254,9 @@ class AliasWeight:
     prior: float
     weight: float
     evidence: float = 0.0
+    # Σ log(P_blend / P_mixture) of the user's moves so far: what the model added to the in-game
+    # experts in this game (negative when it misled them)
+    advantage: float = 0.0
 
 
 @dataclass(slots=True)
@@ -270,6 +280,10 @@ class GameBelief:
     _bot_tier_counts: list[int] = field(default_factory=lambda: [0, 0, 0])
     _bot_last_tier: int = -1
     _bot_transitions: list[list[int]] = field(
+        default_factory=lambda: [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+    )
+    _bot_recent_tiers: list[int] = field(default_factory=list)
+    _bot_tier_transitions: list[list[int]] = field(
         default_factory=lambda: [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
     )
     # the experts' predictions for the round being decided, reused when it is pushed
@@ -304,14 +318,22 @@ class GameBelief:
         ranked = _ranked(values)
         bot_last = self._bot_last
         if bot_last < 0:
-            return [0, -1, -1, -1, ranked[0], -1, -1, -1, -1, -1]
+            return [0, -1, -1, -1, ranked[0], -1, -1, -1, -1, -1, -1, -1]
         c = self._bot_counts
         r = [0, 0, 0]
         for m in self._bot_recent:
             r[m] += 1
+        rt = [0, 0, 0]
+        for tier in self._bot_recent_tiers:
+            rt[tier] += 1
         t = self._bot_tier_counts
         row = self._bot_transitions[bot_last]
         predicted = _argmax3(row[0], row[1], row[2]) if (row[0] or row[1] or row[2]) else -1
+        last_tier = self._bot_last_tier
+        trow = self._bot_tier_transitions[last_tier]
+        next_tier = (
+            ranked[_argmax3(trow[0], trow[1], trow[2])] if (trow[0] or trow[1] or trow[2]) else -1
+        )
         user_last = self._user_last
         return [
             0,
@@ -322,8 +344,10 @@ class GameBelief:
             _argmax3(c[0], c[1], c[2]),
             _argmax3(r[0], r[1], r[2]),
             ranked[_argmax3(t[0], t[1], t[2])],
-            ranked[self._bot_last_tier],
+            ranked[_argmax3(rt[0], rt[1], rt[2])],
+            ranked[last_tier],
             predicted,
+            next_tier,
         ]
 
     # -- deciding --------------------------------------------------------------------------------
@@ -465,7 +489,11 @@ class GameBelief:
         """Only the move ``choose`` would give for ``alias`` (shadow scoring: no Belief built)."""
         state = self._aliases.get(alias)
         threshold = self.params.evidence_threshold
-        if state is None or state.evidence < threshold:
+        if (
+            state is None
+            or state.evidence < threshold
+            or state.advantage < self.params.model_advantage_threshold
+        ):
             # Not the blend: the in-game mixture or value-greedy, the same for every such alias.
             cache = self._move_cache
             if cache is None or cache[0] is not terms or cache[1] != tiebreak:
@@ -492,7 +520,11 @@ class GameBelief:
     ) -> tuple[str, Probabilities]:
         """Which P decides: the blend, the in-game mixture or uniform (see ``choose``)."""
         threshold = self.params.evidence_threshold
-        if state is not None and state.evidence >= threshold:
+        if (
+            state is not None
+            and state.evidence >= threshold
+            and state.advantage >= self.params.model_advantage_threshold
+        ):
             return ACTED_BLEND, blended
         if self.evidence >= threshold:
             return ACTED_IN_GAME, self._pending_mixture
@@ -541,7 +573,9 @@ class GameBelief:
                 model_p = probabilities[user]
                 if model_p < 1e-12:
                     model_p = 1e-12
-                state.evidence += log((w * model_p + (1.0 - w) * mixture_p) * 3.0)
+                blend_p = w * model_p + (1.0 - w) * mixture_p
+                state.evidence += log(blend_p * 3.0)
+                state.advantage += log(blend_p / mixture_p)
                 a = w * model_p**eta
                 state.weight = keep * a / (a + (1.0 - w) * mixture_term) + share * state.prior
         self.evidence += math.log(mixture_p * 3.0)
@@ -596,8 +630,14 @@ class GameBelief:
         if self._bot_last >= 0:
             self._bot_transitions[self._bot_last][bot] += 1
         ranked = _ranked(played.values)
-        self._bot_last_tier = ranked.index(bot)
-        self._bot_tier_counts[self._bot_last_tier] += 1
+        tier = ranked.index(bot)
+        if self._bot_last_tier >= 0:
+            self._bot_tier_transitions[self._bot_last_tier][tier] += 1
+        self._bot_last_tier = tier
+        self._bot_tier_counts[tier] += 1
+        self._bot_recent_tiers.append(tier)
+        if len(self._bot_recent_tiers) > 3:
+            del self._bot_recent_tiers[0]
         self._bot_counts[bot] += 1
         self._bot_recent.append(bot)
         if len(self._bot_recent) > 3:

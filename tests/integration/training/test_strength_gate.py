@@ -62,6 +62,9 @@ LAYER = DecisionConfig(
         model_prior_slope=2.0,
         evidence_threshold=0.0,
         model_evidence_burden=0.5,
+        # The model keeps deciding once trusted, even where it misleads: the gate, not the layer,
+        # has to catch such a candidate here.
+        model_advantage_threshold=float("-inf"),
         sample_margin=0.0,
     )
 )
@@ -402,9 +405,9 @@ def test_every_candidate_logs_its_gym_figures_and_gets_a_model_strength_row(
 
 
 def test_the_gate_allows_what_the_settings_allow():
-    # The same games judged by two gates: one that allows nothing below value-greedy, and one
-    # that allows 100 points.
-    check = gate_check([GYM["switch-4"]], games=4)
+    # The same games judged by two gates: the default one, which refuses this misleading model
+    # (see above), and one that allows 100 points.
+    check = gate_check([GYM["switch-4"]], games=8)
     report = check.evaluate(
         Family.MULTINOMIAL_LOGISTIC, constant_model(ROCK), serving_metadata(0.1)
     )

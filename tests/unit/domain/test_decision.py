@@ -174,7 +174,8 @@ def test_the_in_game_experts_learn_a_deterministic_player_within_a_few_rounds(pl
     mixture = state.prepare(game.next_values())
     assert mixture[expected(game).position] == max(mixture)
     assert mixture[expected(game).position] > 0.5
-    assert state.evidence > 1.0  # five rounds past the opening: the pattern has paid off
+    # Enough evidence that the layer acts on it (it stays on value-greedy below the threshold).
+    assert state.evidence > DEFAULT_PARAMS.evidence_threshold
 
 
 def test_the_blend_is_the_model_weight_times_the_model_plus_the_rest_times_the_mixture():
