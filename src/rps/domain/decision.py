@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 from rps.domain.history import PlayedRound
-from rps.domain.move import MOVES, Move
+from rps.domain.move import MOVES, Move, Outcome
 from rps.domain.policy import EvTerms, Probabilities, apply_ev_terms, choose_ev_move, ev_terms
 from rps.domain.round_values import RoundValues
 
@@ -77,6 +77,9 @@ FRAMES: tuple[str, ...] = (
 )
 EXPERT_NAMES: tuple[str, ...] = ("uniform", *FRAMES)
 MODEL_EXPERT = "model"
+# The layer's code revision, part of the parameters' digest: bump it whenever the experts or the
+# rules change, so stored beliefs and shadow figures of the old layer are not mixed with new ones.
+LAYER_REVISION = 2
 # Which P chose the move (see GameBelief.choose).
 ACTED_BLEND = "blend"
 ACTED_IN_GAME = "in-game"
@@ -125,8 +128,11 @@ class DecisionParams:
     (seeded by game id and round) instead of always the best. Off by default."""
 
     def digest(self) -> str:
-        """A short hash of the parameters, stored with every belief (the scoring version)."""
-        text = ",".join(f"{k}={v!r}" for k, v in sorted(asdict(self).items()))
+        """A short hash of the layer's revision and parameters, stored with every belief (the
+        scoring version): a change of either changes what a stored choice means."""
+        text = f"revision={LAYER_REVISION}," + ",".join(
+            f"{k}={v!r}" for k, v in sorted(asdict(self).items())
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     def model_prior(self, val_log_loss: float | None) -> float:
@@ -165,12 +171,13 @@ class Belief:
     def weights(self) -> dict[str, float]:
         """Every expert's share of the blend, by name (the model first when there is one), as
         stored: the model's exactly, the others to six significant digits."""
-        shown: dict[str, float] = {}
-        if self.model_weight is not None:
-            shown[MODEL_EXPERT] = self.model_weight
-        for name, weight in zip(EXPERT_NAMES, self.expert_weights, strict=True):
-            shown[name] = float(f"{weight:.6g}")
-        return shown
+        shown = {
+            name: float("%.6g" % weight)  # noqa: UP031 - the stored form's own format
+            for name, weight in zip(EXPERT_NAMES, self.expert_weights, strict=True)
+        }
+        if self.model_weight is None:
+            return shown
+        return {MODEL_EXPERT: self.model_weight, **shown}
 
     @classmethod
     def from_json(cls, text: str) -> Belief:
@@ -237,11 +244,20 @@ def _argmax3(a: float, b: float, c: float) -> int:
     return 1 if b >= c else 2
 
 
-_OUTCOME_INDEX = {"win": 0, "lose": 1, "draw": 2}
+_OUTCOME_INDEX = {Outcome.WIN: 0, Outcome.LOSE: 1, Outcome.DRAW: 2}
 _N_FRAMES = len(FRAMES)
 _BY_RESULT = FRAMES.index(FRAME_OWN_BY_RESULT)
 # The by-result frame keeps one row of counts per last result, after the other frames' rows.
 _COUNT_ROWS = _N_FRAMES + 2
+# Each frame's row of counts (3 floats per row) by the last result (-1: none yet; the by-result
+# frame keeps one row per result, its first where its own index is, the others at the end).
+_OFFSETS: dict[int, tuple[int, ...]] = {
+    result: tuple(
+        3 * (_N_FRAMES - 1 + result if k == _BY_RESULT and result > 0 else k)
+        for k in range(_N_FRAMES)
+    )
+    for result in (-1, 0, 1, 2)
+}
 # Expert names for the stored form, formatted in one go (it runs for every model round).
 _WEIGHTS_FORMAT = ", ".join(f'"{name}": %.6g' for name in EXPERT_NAMES)
 
@@ -267,7 +283,9 @@ class GameBelief:
     params: DecisionParams = DEFAULT_PARAMS
     rounds_played: int = 0
     # per frame: counts of the user's move relative to its reference (same, beater, prey)
-    _counts: list[list[float]] = field(default_factory=list)
+    # rows of (same, beater, prey) counts, three floats per row, one flat list: a game in
+    # progress keeps this state in memory, and fewer objects mean less for the collector
+    _counts: list[float] = field(default_factory=list)
     _weights: list[float] = field(default_factory=list)  # the frames', summing to 1
     _uniform: float = -1.0
     _aliases: dict[str, AliasWeight] = field(default_factory=dict)
@@ -279,17 +297,14 @@ class GameBelief:
     _bot_recent: list[int] = field(default_factory=list)
     _bot_tier_counts: list[int] = field(default_factory=lambda: [0, 0, 0])
     _bot_last_tier: int = -1
-    _bot_transitions: list[list[int]] = field(
-        default_factory=lambda: [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
-    )
+    _bot_transitions: list[int] = field(default_factory=lambda: [0] * 9)  # 3 × from + to
     _bot_recent_tiers: list[int] = field(default_factory=list)
-    _bot_tier_transitions: list[list[int]] = field(
-        default_factory=lambda: [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
-    )
+    _bot_tier_transitions: list[int] = field(default_factory=lambda: [0] * 9)
     # the experts' predictions for the round being decided, reused when it is pushed
     _pending_round: int = 0
-    _pending_refs: list[int] = field(default_factory=list)
-    _pending_predictions: list[Probabilities] = field(default_factory=list)
+    _pending_refs: Sequence[int] = ()
+    _pending_offsets: Sequence[int] = ()
+    _pending_predictions: Sequence[Probabilities] = ()
     _pending_mixture: Probabilities = UNIFORM
     _pending_frames: Probabilities = UNIFORM
     _digest: str = ""
@@ -307,7 +322,7 @@ class GameBelief:
         self._third_powered = (1.0 / 3.0) ** self.params.learning_rate
         self._third_powered_uniform = (1.0 / 3.0) ** self.params.uniform_learning_rate
         if not self._counts:
-            self._counts = [[0.0, 0.0, 0.0] for _ in range(_COUNT_ROWS)]
+            self._counts = [0.0] * (3 * _COUNT_ROWS)
             self._weights = [1.0 / _N_FRAMES] * _N_FRAMES
             self._uniform = self.params.uniform_prior
 
@@ -327,18 +342,20 @@ class GameBelief:
         for tier in self._bot_recent_tiers:
             rt[tier] += 1
         t = self._bot_tier_counts
-        row = self._bot_transitions[bot_last]
-        predicted = _argmax3(row[0], row[1], row[2]) if (row[0] or row[1] or row[2]) else -1
+        row = self._bot_transitions
+        o = 3 * bot_last
+        r0, r1, r2 = row[o], row[o + 1], row[o + 2]
+        predicted = _argmax3(r0, r1, r2) if (r0 or r1 or r2) else -1
         last_tier = self._bot_last_tier
-        trow = self._bot_tier_transitions[last_tier]
-        next_tier = (
-            ranked[_argmax3(trow[0], trow[1], trow[2])] if (trow[0] or trow[1] or trow[2]) else -1
-        )
+        trow = self._bot_tier_transitions
+        o = 3 * last_tier
+        t0, t1, t2 = trow[o], trow[o + 1], trow[o + 2]
+        next_tier = ranked[_argmax3(t0, t1, t2)] if (t0 or t1 or t2) else -1
         user_last = self._user_last
         return [
             0,
             user_last,
-            user_last,
+            user_last if self._last_result >= 0 else -1,
             bot_last,
             ranked[0],
             _argmax3(c[0], c[1], c[2]),
@@ -358,42 +375,48 @@ class GameBelief:
         refs = self._references(values)
         a = self.params.pseudo_count
         a3 = 3.0 * a
-        result = self._last_result
+        offsets = _OFFSETS[self._last_result]
         counts = self._counts
-        weights = self._weights
-        predictions: list[Probabilities] = [UNIFORM]
-        f0 = f1 = f2 = 0.0
-        for k in range(_N_FRAMES):
-            ref = refs[k]
-            w = weights[k]
-            if ref < 0 or (k == _BY_RESULT and result < 0):
-                predictions.append(UNIFORM)
-                third = w / 3.0
-                f0 += third
-                f1 += third
-                f2 += third
+        predictions: list[Probabilities] = []
+        append = predictions.append
+        f0 = f1 = f2 = unknown = 0.0
+        for ref, o, w in zip(refs, offsets, self._weights, strict=True):
+            if ref < 0:
+                append(UNIFORM)
+                unknown += w
                 continue
-            c = counts[_N_FRAMES - 1 + result] if (k == _BY_RESULT and result > 0) else counts[k]
-            total = c[0] + c[1] + c[2] + a3
-            same = (c[0] + a) / total
-            up = (c[1] + a) / total
-            down = (c[2] + a) / total
+            c0, c1, c2 = counts[o], counts[o + 1], counts[o + 2]
+            total = c0 + c1 + c2 + a3
+            same = (c0 + a) / total
+            up = (c1 + a) / total
+            down = (c2 + a) / total
             # move (ref + k) % 3 stands in relation k to the reference: same, beater, prey
             if ref == 0:
-                p = (same, up, down)
+                append((same, up, down))
+                f0 += w * same
+                f1 += w * up
+                f2 += w * down
             elif ref == 1:
-                p = (down, same, up)
+                append((down, same, up))
+                f0 += w * down
+                f1 += w * same
+                f2 += w * up
             else:
-                p = (up, down, same)
-            predictions.append(p)
-            f0 += w * p[0]
-            f1 += w * p[1]
-            f2 += w * p[2]
+                append((up, down, same))
+                f0 += w * up
+                f1 += w * down
+                f2 += w * same
+        if unknown:
+            third = unknown / 3.0
+            f0 += third
+            f1 += third
+            f2 += third
         u = self._uniform
         rest = 1.0 - u
         third = u / 3.0
         self._pending_round = self.rounds_played + 1
         self._pending_refs = refs
+        self._pending_offsets = offsets
         self._pending_predictions = predictions
         self._pending_frames = (f0, f1, f2)
         self._pending_mixture = (third + rest * f0, third + rest * f1, third + rest * f2)
@@ -402,6 +425,10 @@ class GameBelief:
     def _ensure_prepared(self, values: RoundValues) -> None:
         if self._pending_round != self.rounds_played + 1:
             self.prepare(values)
+
+    def knows(self, alias: str) -> bool:
+        """Whether ``alias`` has its model weight in this game already."""
+        return alias in self._aliases
 
     def register_alias(self, alias: str, prior: float) -> AliasWeight:
         """The model weight of ``alias`` in this game (created at ``prior`` on first use; its
@@ -416,7 +443,9 @@ class GameBelief:
         """Uniform's and the frames' shares of a blend that gives them ``scale`` in all."""
         u = self._uniform
         frames = scale * (1.0 - u)
-        return (scale * u, *(frames * w for w in self._weights))
+        shares = [frames * w for w in self._weights]
+        shares.insert(0, scale * u)
+        return tuple(shares)
 
     def belief(self, alias: str | None, model: Probabilities | None) -> Belief:
         """The blend for the coming round: the in-game mixture alone (``model`` None), or
@@ -558,13 +587,14 @@ class GameBelief:
         # Every expert gives each move at least the pseudo-count's share, so no P here is 0;
         # a model's P is floored, since a graph can round a probability to 0.
         mixture_p = self._pending_mixture[user]
+        log = math.log
+        mixture_evidence = log(mixture_p * 3.0)
         if model_probabilities:
             eta = params.model_learning_rate
             share = params.model_share
             keep = 1.0 - share
             mixture_term = mixture_p**eta
             aliases = self._aliases
-            log = math.log
             for alias, probabilities in model_probabilities.items():
                 state = aliases.get(alias)
                 if state is None:
@@ -573,12 +603,12 @@ class GameBelief:
                 model_p = probabilities[user]
                 if model_p < 1e-12:
                     model_p = 1e-12
-                blend_p = w * model_p + (1.0 - w) * mixture_p
-                state.evidence += log(blend_p * 3.0)
-                state.advantage += log(blend_p / mixture_p)
+                gained = log((w * model_p + (1.0 - w) * mixture_p) * 3.0)
+                state.evidence += gained
+                state.advantage += gained - mixture_evidence
                 a = w * model_p**eta
                 state.weight = keep * a / (a + (1.0 - w) * mixture_term) + share * state.prior
-        self.evidence += math.log(mixture_p * 3.0)
+        self.evidence += mixture_evidence
         self._learn(user)
         self._advance(played, user, played.bot_move.position)
 
@@ -597,28 +627,26 @@ class GameBelief:
         # frame's counts, decayed, of how the user's move stood to its reference.
         eta = params.learning_rate
         unknown = self._third_powered  # the likelihood term of a frame without a reference
-        predictions = self._pending_predictions
-        weights = self._weights
         decay = params.decay
-        result = self._last_result
         counts = self._counts
         raw = []
         total = 0.0
-        for k, ref in enumerate(self._pending_refs):
-            if ref < 0 or (k == _BY_RESULT and result < 0):
-                r = weights[k] * unknown
+        for ref, o, w, p in zip(
+            self._pending_refs,
+            self._pending_offsets,
+            self._weights,
+            self._pending_predictions,
+            strict=True,
+        ):
+            if ref < 0:
+                r = w * unknown
             else:
-                r = weights[k] * predictions[k + 1][user] ** eta
-                c = (
-                    counts[_N_FRAMES - 1 + result]
-                    if (k == _BY_RESULT and result > 0)
-                    else counts[k]
-                )
+                r = w * p[user] ** eta
                 if decay != 1.0:
-                    c[0] *= decay
-                    c[1] *= decay
-                    c[2] *= decay
-                c[(user - ref) % 3] += 1.0
+                    counts[o] *= decay
+                    counts[o + 1] *= decay
+                    counts[o + 2] *= decay
+                counts[o + (user - ref) % 3] += 1.0
             raw.append(r)
             total += r
         share = params.share
@@ -628,11 +656,11 @@ class GameBelief:
 
     def _advance(self, played: PlayedRound, user: int, bot: int) -> None:
         if self._bot_last >= 0:
-            self._bot_transitions[self._bot_last][bot] += 1
+            self._bot_transitions[3 * self._bot_last + bot] += 1
         ranked = _ranked(played.values)
         tier = ranked.index(bot)
         if self._bot_last_tier >= 0:
-            self._bot_tier_transitions[self._bot_last_tier][tier] += 1
+            self._bot_tier_transitions[3 * self._bot_last_tier + tier] += 1
         self._bot_last_tier = tier
         self._bot_tier_counts[tier] += 1
         self._bot_recent_tiers.append(tier)
@@ -644,10 +672,13 @@ class GameBelief:
             del self._bot_recent[0]
         self._user_last = user
         self._bot_last = bot
-        self._last_result = _OUTCOME_INDEX[played.outcome.value]
+        self._last_result = _OUTCOME_INDEX[played.outcome]
         self.rounds_played += 1
         self._pending_round = 0
         self._move_cache = None
+        self._pending_refs = ()
+        self._pending_offsets = ()
+        self._pending_predictions = ()
 
     @classmethod
     def replay(

@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from rps.domain.history import PlayedRound
-from rps.domain.move import MOVES
+from rps.domain.move import MOVES, Outcome
 from rps.domain.personas import PersonaName
 from rps.domain.policy import Policy
-from rps.domain.scoring import score_round
 from rps.persistence.records import AliasPrediction, RoundRecord
 from rps.serving.policy import Decision, decide
 
 __all__ = ["Decision", "bot_policy", "decide", "round_record", "score_aliases"]
+
+_WIN, _LOSE, _DRAW = Outcome.WIN.value, Outcome.LOSE.value, Outcome.DRAW.value
 
 
 def score_aliases(
@@ -27,7 +28,9 @@ def score_aliases(
     if not decision.alias_answers:
         return ()
     user_move = played.user_move
-    values = played.values
+    user_position = user_move.position
+    values = played.values.as_tuple()
+    user_gain = values[user_position] / 10
     scored = []
     for answer in decision.alias_answers:
         probs = answer.answer.probabilities
@@ -39,7 +42,14 @@ def score_aliases(
             predicted = MOVES[1]
         else:
             predicted = MOVES[2]
-        would = score_round(user_move, answer.move, values)
+        # What the alias's own move would have scored against the user's (SPEC §1.2, bot view).
+        would = answer.move.position
+        if would == user_position:
+            result, margin = _DRAW, 0.0
+        elif (would - user_position) % 3 == 1:  # the alias's move beats the user's
+            result, margin = _WIN, values[would] / 10
+        else:
+            result, margin = _LOSE, -user_gain
         scored.append(
             AliasPrediction(
                 model_type=family,
@@ -48,8 +58,8 @@ def score_aliases(
                 predicted_move=predicted,
                 probabilities=probs,
                 correct=predicted is user_move,
-                counterfactual_result=would.outcome.flipped().value,
-                counterfactual_margin=(would.bot_delta - would.user_delta) / 10,
+                counterfactual_result=result,
+                counterfactual_margin=margin,
                 scoring_version=scoring_version,
             )
         )

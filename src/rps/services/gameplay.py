@@ -350,6 +350,10 @@ class GameplayService:
         ):
             return memory
         params = self._decision.params
+        if not game.rounds:  # a new game: nothing to replay
+            memory = GameMemory(OnlineFeatureState(), GameBelief(params))
+            self._remember(record.id, memory)
+            return memory
         by_round: dict[int, dict[str, tuple[float, float, float]]] = {}
         if record.model_type and any(
             r.decision_source in (ProbabilitySource.MODEL.value, ProbabilitySource.FALLBACK.value)

@@ -72,6 +72,7 @@ class LoadedModel:
     feature_version: str
     session: Any = field(repr=False)
     stale_reason: str | None = None
+    onnx: bytes = field(default=b"", repr=False)  # the graph, kept to build the family session
     # The calibrated validation log-loss from the model's metadata (the layer's prior weight).
     val_log_loss: float | None = None
     temperature: float | None = None
@@ -94,10 +95,24 @@ Slot = LoadedModel | Fallback
 
 
 @dataclass(frozen=True)
+class FamilySession:
+    """A family's loaded aliases merged into one graph: one inference call answers them all.
+
+    Every model round asks all four aliases on the same features; one ONNX Runtime call instead
+    of four saves the per-call overhead three times (about 15 µs a round).
+    """
+
+    session: Any = field(repr=False)
+    outputs: tuple[str, ...]  # one per alias in ``models``
+    models: tuple[LoadedModel, ...]
+
+
+@dataclass(frozen=True)
 class ModelSet:
     slots: dict[tuple[Family, Alias], Slot]
     generation: int | None
     loaded_at: datetime
+    families: dict[Family, FamilySession] = field(default_factory=dict)
 
     def get(self, family: Family, alias: Alias) -> Slot:
         return self.slots[(family, alias)]
@@ -153,6 +168,7 @@ def _validated(family: Family, alias: Alias, fetched: FetchedModel, source: str)
         loaded_at=datetime.now(UTC),
         feature_version=feature_version,
         session=session,
+        onnx=fetched.onnx,
         val_log_loss=_finite(fetched.metadata.get("val_log_loss")),
         temperature=_finite(fetched.metadata.get("temperature")),
     )
@@ -212,6 +228,40 @@ class ModelManager:
             log.exception("%s@%s v%s failed to predict", family.value, alias.value, slot.version)
             return ModelUnavailable("predict_failed")
         return ModelAnswer(probabilities, slot.version, slot.run_id, slot.val_log_loss)
+
+    def predict_family(
+        self, family: Family, features: np.ndarray
+    ) -> dict[Alias, ModelAnswer | ModelUnavailable]:
+        """Every alias of ``family`` on the same features, in one inference call when the
+        family's models could be merged (else one call each)."""
+        current = self._set
+        merged = current.families.get(family)
+        if merged is None:
+            return {a: self.predict(family, a, features) for a in Alias}
+        row = np.asarray(features, dtype=np.float32).reshape(1, FEATURE_COUNT)
+        try:
+            outputs = merged.session.run(merged.outputs, {INPUT_NAME: row})
+        except Exception:
+            log.exception("%s: the merged session failed; asking each alias", family.value)
+            return {a: self.predict(family, a, features) for a in Alias}
+        answers: dict[Alias, ModelAnswer | ModelUnavailable] = {}
+        for model, out in zip(merged.models, outputs, strict=True):
+            p = out[0]
+            answers[model.alias] = ModelAnswer(
+                (float(p[0]), float(p[1]), float(p[2])),
+                model.version,
+                model.run_id,
+                model.val_log_loss,
+            )
+        for alias in Alias:
+            if alias not in answers:
+                slot = current.get(family, alias)
+                answers[alias] = (
+                    ModelUnavailable(slot.reason)
+                    if isinstance(slot, Fallback)
+                    else self.predict(family, alias, features)
+                )
+        return answers
 
     def version_of(self, family: Family, alias: Alias) -> str | None:
         slot = self._set.get(family, alias)
@@ -291,7 +341,7 @@ class ModelManager:
                         slots[(family, alias)] = _stale(old, fresh.detail)
                     else:
                         slots[(family, alias)] = fresh
-            new_set = ModelSet(slots, generation, datetime.now(UTC))
+            new_set = ModelSet(slots, generation, datetime.now(UTC), _family_sessions(slots))
             self._set = new_set
             self.loaded_once = True
             self._report(previous, new_set, self._clock() - started, broken == len(slots))
@@ -377,6 +427,87 @@ class ModelManager:
             elif slot.stale_reason:
                 out.append({"model": f"{family.value}@{alias.value}", "reason": "stale"})
         return out
+
+
+def _family_sessions(slots: dict[tuple[Family, Alias], Slot]) -> dict[Family, FamilySession]:
+    """One merged session per family with at least two loaded aliases (off the request path,
+    during a reload); a family whose graphs cannot be merged keeps its separate sessions."""
+    sessions: dict[Family, FamilySession] = {}
+    for family in Family:
+        models = [
+            slot
+            for alias in Alias
+            if isinstance(slot := slots[(family, alias)], LoadedModel) and slot.onnx
+        ]
+        if len(models) < 2:
+            continue
+        try:
+            sessions[family] = _merged(models)
+        except Exception as exc:  # a graph we cannot merge still serves on its own session
+            log.warning("%s: serving each alias on its own session (%s)", family.value, exc)
+    return sessions
+
+
+def _merged(models: Sequence[LoadedModel]) -> FamilySession:
+    """The models' graphs side by side in one graph on the shared ``features`` input, checked
+    to answer exactly as the separate sessions do."""
+    import onnx
+    from onnx import helper
+
+    nodes = []
+    initializers = []
+    outputs = []
+    opsets: dict[str, int] = {}
+    ir_version = 0
+    first_input = None
+    for model in models:
+        proto = onnx.load_from_string(model.onnx)
+        graph = proto.graph
+        prefix = f"{model.alias.value}/"
+
+        def renamed(name: str, prefix: str = prefix) -> str:
+            return name if name in ("", INPUT_NAME) else prefix + name
+
+        if first_input is None:
+            first_input = next(x for x in graph.input if x.name == INPUT_NAME)
+        for tensor in graph.initializer:
+            copy = onnx.TensorProto()
+            copy.CopyFrom(tensor)
+            copy.name = renamed(tensor.name)
+            initializers.append(copy)
+        for number, node in enumerate(graph.node):
+            twin = onnx.NodeProto()
+            twin.CopyFrom(node)
+            del twin.input[:]
+            twin.input.extend(renamed(x) for x in node.input)
+            del twin.output[:]
+            twin.output.extend(renamed(x) for x in node.output)
+            twin.name = f"{prefix}{node.name or number}"
+            nodes.append(twin)
+        output = next(o for o in graph.output if o.name == OUTPUT_NAME)
+        out = onnx.ValueInfoProto()
+        out.CopyFrom(output)
+        out.name = renamed(output.name)
+        outputs.append(out)
+        for opset in proto.opset_import:
+            opsets[opset.domain] = max(opsets.get(opset.domain, 0), opset.version)
+        ir_version = max(ir_version, proto.ir_version)
+    assert first_input is not None
+    graph = helper.make_graph(nodes, "family", [first_input], outputs, initializers)
+    merged = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets.items()]
+    )
+    merged.ir_version = ir_version
+    session = _session(merged.SerializeToString())
+    names = tuple(o.name for o in outputs)
+    # The same answers as the separate sessions, or not used at all.
+    probe = np.linspace(0.0, 2.0, FEATURE_COUNT, dtype=np.float32).reshape(1, FEATURE_COUNT)
+    together = session.run(list(names), {INPUT_NAME: probe})
+    for model, out in zip(models, together, strict=True):
+        alone = model.session.run([OUTPUT_NAME], {INPUT_NAME: probe})[0]
+        if not np.array_equal(alone, out):
+            raise ValueError(f"the merged graph answers differently for {model.alias.value}")
+    return FamilySession(session, names, tuple(models))
 
 
 def _stale(model: LoadedModel, reason: str) -> LoadedModel:

@@ -55,6 +55,8 @@ class DecisionConfig:
 
 
 DEFAULT_DECISION = DecisionConfig()
+# The aliases' names, looked up once: an enum's .value is a property call on every round.
+_ALIAS_NAMES = {alias: alias.value for alias in Alias}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +88,7 @@ class Decision:
 
     def model_probabilities(self) -> dict[str, Probabilities]:
         """Each answering alias's P this round, for :meth:`GameBelief.push`."""
-        return {a.alias.value: a.answer.probabilities for a in self.alias_answers}
+        return {_ALIAS_NAMES[a.alias]: a.answer.probabilities for a in self.alias_answers}
 
 
 def decide(
@@ -121,8 +123,15 @@ def decide(
     family = policy.family
     served: ModelAnswer | ModelUnavailable = ModelUnavailable("no_model")
     answers: list[tuple[Alias, ModelAnswer]] = []
+    # Every alias at once when the predictor can (the model manager merges a family's graphs).
+    ask_family = getattr(predictor, "predict_family", None)
+    by_alias = (
+        ask_family(family, features)
+        if ask_family is not None
+        else {a: predictor.predict(family, a, features) for a in Alias}
+    )
     for a in Alias:
-        answer = predictor.predict(family, a, features)
+        answer = by_alias[a]
         if a is served_alias:
             served = answer
         if isinstance(answer, ModelAnswer):
@@ -136,12 +145,14 @@ def decide(
     alias_answers = []
     served_choice = None
     for a, answer in answers:
-        belief.register_alias(a.value, params.model_prior(answer.val_log_loss))
+        name = _ALIAS_NAMES[a]
+        if not belief.knows(name):
+            belief.register_alias(name, params.model_prior(answer.val_log_loss))
         if a is served_alias:
-            served_choice = belief.choose(terms, a.value, answer.probabilities, tiebreak=draw)
+            served_choice = belief.choose(terms, name, answer.probabilities, tiebreak=draw)
             move = served_choice.move
         else:
-            move = belief.move_for(terms, a.value, answer.probabilities, tiebreak=draw)
+            move = belief.move_for(terms, name, answer.probabilities, tiebreak=draw)
         alias_answers.append(AliasAnswer(a, answer, move))
     if isinstance(served, ModelUnavailable) or served_choice is None:
         reason = served.reason if isinstance(served, ModelUnavailable) else "no_model"

@@ -165,3 +165,74 @@ def test_reloads_are_counted_as_success_degraded_or_failed():
     empty = RecordingMetrics()
     ModelManager([DictSource("cache", {})], empty).reload()
     assert empty.results == ["degraded"]
+
+
+# -- one inference call per family ---------------------------------------------------------------
+
+
+def distinct_models() -> dict:
+    """Every family@alias with its own answer, so a mixed-up output would show."""
+    answers = [(0.7, 0.2, 0.1), (0.1, 0.6, 0.3), (0.2, 0.2, 0.6), (0.4, 0.35, 0.25)]
+    return {(f, a): fetched(f"{i + 1}", answers[i]) for f in Family for i, a in enumerate(Alias)}
+
+
+def test_a_familys_aliases_answer_in_one_merged_session_exactly_as_they_do_alone():
+    manager = ModelManager([DictSource("cache", distinct_models())])
+    manager.reload()
+    assert set(manager.model_set.families) == set(Family)
+    rows = [FEATURES, np.linspace(-1, 3, FEATURE_COUNT, dtype=np.float32)]
+    for family in Family:
+        for row in rows:
+            together = manager.predict_family(family, row)
+            assert list(together) == list(Alias)
+            for alias in Alias:
+                alone = manager.predict(family, alias, row)
+                assert together[alias] == alone
+    assert manager.predict_family(Family.XGBOOST, FEATURES)[Alias.SHADOW1].version == "3"
+
+
+def test_an_alias_on_fallback_keeps_its_reason_beside_the_merged_others():
+    models = distinct_models()
+    del models[(Family.XGBOOST, Alias.B)]
+    manager = ModelManager([DictSource("cache", models)])
+    manager.reload()
+    merged = manager.model_set.families[Family.XGBOOST]
+    assert [m.alias for m in merged.models] == [Alias.PRODUCTION, Alias.SHADOW1, Alias.SHADOW2]
+    answers = manager.predict_family(Family.XGBOOST, FEATURES)
+    assert answers[Alias.B] == ModelUnavailable("no_model")
+    assert isinstance(answers[Alias.SHADOW2], ModelAnswer)
+
+
+def test_a_family_with_one_model_or_none_is_not_merged_and_still_answers():
+    models = {(Family.FEEDFORWARD_NN, Alias.PRODUCTION): fetched("3")}
+    manager = ModelManager([DictSource("cache", models)])
+    manager.reload()
+    assert manager.model_set.families == {}
+    answers = manager.predict_family(Family.FEEDFORWARD_NN, FEATURES)
+    assert isinstance(answers[Alias.PRODUCTION], ModelAnswer)
+    assert answers[Alias.B] == ModelUnavailable("no_model")
+    assert all(
+        isinstance(a, ModelUnavailable)
+        for a in manager.predict_family(Family.XGBOOST, FEATURES).values()
+    )
+
+
+def test_graphs_that_cannot_be_merged_keep_their_own_sessions(caplog):
+    manager = ModelManager([DictSource("cache", distinct_models())])
+    manager.reload()
+    assert Family.XGBOOST in manager.model_set.families
+    from rps.serving import model_manager
+
+    def refuse(models: object) -> object:
+        raise ValueError("cannot merge these graphs")
+
+    original = model_manager._merged
+    model_manager._merged = refuse
+    try:
+        manager.reload()
+    finally:
+        model_manager._merged = original
+    assert manager.model_set.families == {}
+    assert "serving each alias on its own session" in caplog.text
+    answers = manager.predict_family(Family.XGBOOST, FEATURES)
+    assert answers[Alias.B] == manager.predict(Family.XGBOOST, Alias.B, FEATURES)
