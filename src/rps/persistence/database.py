@@ -119,7 +119,6 @@ class Checkpointer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-            self._fd = None
 
 
 class Database:
