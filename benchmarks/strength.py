@@ -184,6 +184,7 @@ def acceptance(report: StrengthReport, random_report: StrengthReport) -> dict[st
                 "no opponent wholly below 50%": not below_half,
                 "random within 3 points of value-greedy": random_paired.difference * 100 >= -3,
                 "not worse than the model-free layer": vs_layer.difference >= 0,
+                "not measurably worse (95% interval reaches 0)": vs_layer.high >= 0,
             },
         }
     return results

@@ -74,7 +74,13 @@ games = Table(
     # Rounds stored so far: the compare-and-set guard that keeps concurrent moves from
     # producing two rounds with one number, across processes and replicas.
     Column("rounds_played", Integer, nullable=False, server_default="0"),
+    # completed | abandoned (SPEC §1.2); NULL while the game is open.
+    Column("finished_reason", String(16)),
+    # The newest round's time: a game quiet for ABANDONED_AFTER_MINUTES since this (or since its
+    # start) is closed as abandoned.
+    Column("last_round_at", UTCDateTime),
     Index("ix_games_created_at", "created_at"),
+    Index("ix_games_finished_at", "finished_at"),
     Index("ix_games_session_id", "session_id"),
     Index("ix_games_player_name", "player_name"),
     Index("ix_games_policy", "policy"),
@@ -143,7 +149,34 @@ training_runs = Table(
     Column("dataset_fingerprint", String(64)),
     Column("details", Text),
     Column("error", Text),
+    # The newest round this (successful) training saw: scheduled training counts rounds stored
+    # after it. Monotone, so downsampling or a row cap cannot stall retraining.
+    Column("watermark_round_id", Integer),
+    Column("watermark_at", UTCDateTime),
+    Column("duration_s", Float),
+    Column("models_rejected", Integer, nullable=False, server_default="0"),
     Index("ix_training_runs_status_started", "status", "started_at"),
+)
+
+# One row per model a training session trained: the training counters of SPEC §8 are counts of
+# these over all of history (status succeeded | rejected | failed).
+training_outcomes = Table(
+    "training_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "training_run_id",
+        Integer,
+        ForeignKey("training_runs.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("model_type", String(32), nullable=False),
+    Column("model_key", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("version", String(32)),
+    Column("duration_s", Float),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_training_outcomes_family_status", "model_type", "status"),
 )
 
 
