@@ -33,7 +33,7 @@ from rps.features import RoundTable, batch_features, labelled_mask, labels
 from rps.models.catalog import FAMILY_CLASSES, model_for
 from rps.models.onnx_export import check_onnx
 
-# One config per alias and family: what configs/model_hyperparameters.json should ship.
+# One config per alias and family: what src/rps/configs/model_hyperparameters.json should ship.
 SHIPPED: dict[Family, dict[str, dict[str, Any]]] = {
     Family.FEEDFORWARD_NN: {
         "Production": {

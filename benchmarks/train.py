@@ -34,6 +34,7 @@ from rps.features.online import online_features  # noqa: E402
 from rps.persistence.database import Database, migrate  # noqa: E402
 from rps.persistence.lifecycle_repository import LifecycleRepository  # noqa: E402
 from rps.registry.mlflow_registry import MlflowRegistry  # noqa: E402
+from rps.settings import PACKAGED_TRAINING_CONFIG  # noqa: E402
 from rps.training.configs import REGISTERED_NAMES, load_config, plan  # noqa: E402
 from rps.training.dataset import dataset_from_games  # noqa: E402
 from rps.training.runner import TrainingRunner  # noqa: E402
@@ -81,7 +82,7 @@ def _timed(fn) -> float:  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="3000,20000,100000")
-    parser.add_argument("--config", default=str(REPO / "configs" / "model_hyperparameters.json"))
+    parser.add_argument("--config", default=str(PACKAGED_TRAINING_CONFIG))
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]

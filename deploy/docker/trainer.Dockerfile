@@ -30,7 +30,8 @@ COPY src ./src
 # "./[extra]" rather than ".[extra]": the same for pip, and hadolint sees a local path (no DL3013).
 RUN pip install --no-cache-dir "./[train]"
 
-# Stage 2: the runtime — the base image, the virtualenv and the hyperparameter configs.
+# Stage 2: the runtime — the base image and the virtualenv (the hyperparameter configs are package
+# data inside it; TRAINING_CONFIG_PATH may name another file, e.g. one mounted from a ConfigMap).
 FROM python:3.11.13-slim-bookworm AS runtime
 
 RUN groupadd --system --gid 10001 rps \
@@ -39,13 +40,11 @@ RUN groupadd --system --gid 10001 rps \
     && install -d -o 10001 -g 10001 /data
 
 COPY --from=build /opt/venv /opt/venv
-COPY configs /app/configs
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     DATA_PATH=/data \
-    TRAINING_CONFIG_PATH=/app/configs/model_hyperparameters.json \
     MLFLOW_DISABLE_TELEMETRY=true \
     GIT_PYTHON_REFRESH=quiet
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +13,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FIELDS = ("RPS_ADMIN_TOKEN", "MINIO_SECRET_KEY", "MINIO_ACCESS_KEY")
+# Who may play the user side of a game (``rps.persistence.records.GameSource``).
+GAME_SOURCES = ("human", "persona", "simulated")
+
+# The hyperparameter configs ship inside the package (package data), so `rps train` and the
+# bootstrap of `rps up` find them whatever the working directory, in a checkout or a wheel.
+PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"
+PACKAGED_TRAINING_CONFIG = PACKAGED_CONFIGS / "model_hyperparameters.json"
 
 
 class SettingsError(RuntimeError):
@@ -44,10 +51,20 @@ class Settings(BaseSettings):
     MIN_NEW_ROWS_FOR_TRAINING: int = Field(50, ge=0)
     MIN_TOTAL_ROWS: int = Field(300, ge=0)
     DISABLE_AUTO_PROMOTION: bool = False
-    PROMOTION_RULE: Literal["winrate", "sequential"] = "winrate"
+    # `sequential` (an always-valid test) is the default; `winrate` is the seed's rule.
+    PROMOTION_RULE: Literal["winrate", "sequential"] = "sequential"
     PROMOTION_MIN_GAMES: int = Field(3, ge=1)
     PROMOTION_MIN_PREDICTIONS: int = Field(50, ge=1)
     PROMOTION_ALPHA: float = Field(0.05, gt=0.0, lt=1.0)
+    # A sequential test that found no difference after B played this many games ends as
+    # `test_exhausted` (Production stays; the challengers are ranked again).
+    PROMOTION_MAX_GAMES: int = Field(500, ge=1)
+    # The game sources whose games count as promotion evidence (SPEC §7): a comma list of
+    # human, persona, simulated (read through ``promotion_sources``).
+    PROMOTION_SOURCES: str = "human,simulated,persona"
+    # A game with no move for this long since its last round (or its start) is closed as
+    # abandoned (SPEC §1.2).
+    ABANDONED_AFTER_MINUTES: float = Field(30.0, gt=0.0)
     MODEL_POLL_SECONDS: float = Field(30.0, ge=0.0)
     # The background loop `rps up` runs (never one per web worker); 0 turns a job off.
     SCHEDULER_ENABLED: bool = True
@@ -55,6 +72,7 @@ class Settings(BaseSettings):
     SCHEDULER_GAMEPLAY_GAMES: int = Field(12, ge=1)
     SCHEDULER_PROMOTION_SECONDS: float = Field(600.0, ge=0.0)
     SCHEDULER_TRAINING_SECONDS: float = Field(3600.0, ge=0.0)
+    SCHEDULER_ABANDONMENT_SECONDS: float = Field(60.0, ge=0.0)
     # The decision layer (SPEC §4); defaults chosen on the gym's training part
     # (rps.domain.decision.DecisionParams documents each one).
     DECISION_LEARNING_RATE: float = Field(0.8, gt=0.0, le=1.0)
@@ -87,7 +105,8 @@ class Settings(BaseSettings):
     APP_URL: str = "http://127.0.0.1:8000"
     LOG_LEVEL: str = "INFO"
     GIT_REVISION: str | None = None  # stamped into images at build time
-    TRAINING_CONFIG_PATH: Path = Path("configs/model_hyperparameters.json")
+    # Unset: the configs shipped inside the package (see training_config_path).
+    TRAINING_CONFIG_PATH: Path | None = None
     TRAINING_MAX_ROWS: int | None = Field(None, ge=1)
     # Read by prometheus_client itself too; set by `rps serve --workers N` for its workers.
     PROMETHEUS_MULTIPROC_DIR: Path | None = None
@@ -98,6 +117,26 @@ class Settings(BaseSettings):
         if value not in ("winrate", "sequential"):
             raise ValueError("must be 'winrate' or 'sequential'")
         return value
+
+    @field_validator("TRAINING_CONFIG_PATH", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: Any) -> Any:
+        # An empty variable (e.g. a ConfigMap entry left blank) means the packaged configs.
+        return None if value == "" else value
+
+    @field_validator("PROMOTION_SOURCES")
+    @classmethod
+    def _known_sources(cls, value: str) -> str:
+        named = [part.strip().lower() for part in value.split(",") if part.strip()]
+        unknown = [part for part in named if part not in GAME_SOURCES]
+        if unknown:
+            raise ValueError(
+                f"unknown game source {', '.join(map(repr, unknown))}: expected a comma list "
+                f"of {', '.join(GAME_SOURCES)}"
+            )
+        if not named:
+            raise ValueError(f"must name at least one game source of {', '.join(GAME_SOURCES)}")
+        return ",".join(dict.fromkeys(named))
 
     @field_validator("LOG_LEVEL")
     @classmethod
@@ -127,6 +166,20 @@ class Settings(BaseSettings):
         if self.MLFLOW_TRACKING_URI:
             return None
         return (self.DATA_PATH.resolve() / "mlartifacts").as_uri()
+
+    @property
+    def training_config_path(self) -> Path:
+        """The hyperparameter config file: TRAINING_CONFIG_PATH, else the packaged one."""
+        return self.TRAINING_CONFIG_PATH or PACKAGED_TRAINING_CONFIG
+
+    @property
+    def promotion_sources(self) -> tuple[str, ...]:
+        """The game sources promotion counts, each once, as PROMOTION_SOURCES names them."""
+        return tuple(self.PROMOTION_SOURCES.split(","))
+
+    @property
+    def abandoned_after(self) -> timedelta:
+        return timedelta(minutes=self.ABANDONED_AFTER_MINUTES)
 
     @property
     def admin_token_path(self) -> Path:
@@ -183,6 +236,7 @@ class Settings(BaseSettings):
         shown["database_url"] = _mask_url(self.database_url)
         shown["mlflow_tracking_uri"] = _mask_url(self.mlflow_tracking_uri)
         shown["model_cache_uri"] = self.model_cache_uri
+        shown["training_config_path"] = str(self.training_config_path)
         if self.DATABASE_URL:
             shown["DATABASE_URL"] = _mask_url(self.DATABASE_URL)
         if self.MLFLOW_TRACKING_URI:

@@ -289,7 +289,7 @@ def test_build_context_holds_what_the_images_copy_and_no_local_state() -> None:
         if op == "COPY" and "--from=" not in args
         for source in args.split()[:-1]
     }
-    assert copied == {"pyproject.toml", "README.md", "src", "configs"}
+    assert copied == {"pyproject.toml", "README.md", "src"}
     for source in copied:
         assert not _dockerignore_excludes(patterns, source), source
     assert not _dockerignore_excludes(patterns, "src/rps/web/static/css/app.css")

@@ -139,6 +139,7 @@ def test_everything_lands_in_mlops_poc_under_the_original_names(
         ("Service", "rps-app"),
         ("Ingress", "rps-app"),
         ("CronJob", "rps-trainer"),
+        ("CronJob", "rps-promoter"),
         ("CronJob", "rps-persona-gameplay"),
         ("Deployment", "minio"),
         ("Service", "minio"),
@@ -315,9 +316,14 @@ def test_every_path_the_web_pages_request_passes_the_ingress(single_node: list[D
 def test_cronjobs_never_run_twice_at_once(overlay: tuple[str, list[Doc]]) -> None:
     _, docs = overlay
     cronjobs = of_kind(docs, "CronJob")
-    assert {c["metadata"]["name"] for c in cronjobs} == {"rps-trainer", "rps-persona-gameplay"}
+    assert {c["metadata"]["name"] for c in cronjobs} == {
+        "rps-trainer",
+        "rps-promoter",
+        "rps-persona-gameplay",
+    }
     assert {c["metadata"]["name"]: c["spec"]["concurrencyPolicy"] for c in cronjobs} == {
         "rps-trainer": "Forbid",
+        "rps-promoter": "Forbid",
         "rps-persona-gameplay": "Forbid",
     }
 
@@ -334,6 +340,42 @@ def test_trainer_runs_scheduled_training_from_the_trainer_image(
     settings = effective_env(docs, trainer)
     assert settings["APP_URL"] == "http://rps-app:8000", "the trainer asks the app to reload"
     assert settings["MODEL_CACHE_URI"] == effective_env(docs, app)["MODEL_CACHE_URI"]
+
+
+def _data_volume(spec: Doc, c: Doc) -> Doc:
+    mount = next(m for m in c["volumeMounts"] if m["mountPath"] == "/data")
+    volume: Doc = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+    return volume
+
+
+def test_promoter_runs_promotion_every_ten_minutes_like_the_trainer(
+    overlay: tuple[str, list[Doc]],
+) -> None:
+    """SPEC §7, §13: promotion on its own schedule, with the trainer's image, data and stores."""
+    _, docs = overlay
+    cronjob = find(docs, "CronJob", "rps-promoter")
+    assert cronjob["spec"]["schedule"] == "*/10 * * * *"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    spec = pod_spec(cronjob)
+    promoter = container(spec, "promoter")
+    trainer_spec = pod_spec(find(docs, "CronJob", "rps-trainer"))
+    trainer = container(trainer_spec, "trainer")
+    assert promoter["command"] == ["rps", "promote"]
+    assert promoter["image"] == trainer["image"]
+    assert promoter["image"].split(":")[0].endswith("rps-trainer")
+    # Whatever an overlay does to the trainer's settings and credentials (the database URL of
+    # scale-out), it does to the promoter's.
+    assert promoter["env"] == trainer["env"]
+    assert promoter["envFrom"] == trainer["envFrom"]
+    # The same database volume: on single-node the SQLite file (and the alias lock beside it).
+    assert _data_volume(spec, promoter).get("persistentVolumeClaim") == _data_volume(
+        trainer_spec, trainer
+    ).get("persistentVolumeClaim")
+    settings = effective_env(docs, promoter)
+    assert settings["APP_URL"] == "http://rps-app:8000", "the promoter asks the app to reload"
+    # It writes the serving cache and reloads the app: the credentials come from Secrets.
+    for name in ("RPS_ADMIN_TOKEN", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"):
+        assert "secretKeyRef" in (env_entry(promoter, name) or {}).get("valueFrom", {}), name
 
 
 def test_persona_gameplay_plays_over_http_against_the_app_service(
@@ -437,6 +479,7 @@ def test_single_node_keeps_one_app_replica_on_sqlite_in_its_volume(
     for doc, name in [
         (deployment, "app"),
         (find(single_node, "CronJob", "rps-trainer"), "trainer"),
+        (find(single_node, "CronJob", "rps-promoter"), "promoter"),
     ]:
         spec = pod_spec(doc)
         c = container(spec, name)
@@ -487,6 +530,7 @@ def test_scale_out_runs_several_replicas_on_postgres_with_an_autoscaler(
     spec = pod_spec(deployment)
     users = [(spec, "migrate"), (spec, "app")]
     users.append((pod_spec(find(scale_out, "CronJob", "rps-trainer")), "trainer"))
+    users.append((pod_spec(find(scale_out, "CronJob", "rps-promoter")), "promoter"))
     for pod, name in users:
         c = container(pod, name)
         ref = (env_entry(c, "DATABASE_URL") or {}).get("valueFrom", {}).get("secretKeyRef")

@@ -18,7 +18,7 @@ from rps.domain.policy import Policy
 from rps.persistence import analytics_queries as q
 from rps.persistence.database import Database
 from rps.persistence.game_repository import GameRepository
-from rps.persistence.records import GameRecord, GameSource
+from rps.persistence.records import FinishedReason, GameRecord, GameSource
 
 T0 = datetime(2026, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 _ids = itertools.count()
@@ -37,8 +37,10 @@ def game(
     finished_at: datetime | None = None,
     session_id: str = "session-1",
     rounds: int = 12,
+    reason: FinishedReason | None = None,
 ) -> GameRecord:
-    """A stored game with a chosen outcome; finished one minute after it started by default."""
+    """A stored game with a chosen outcome; finished one minute after it started by default
+    (completed unless ``reason`` says abandoned)."""
     if winner is not None and finished_at is None:
         finished_at = created_at + timedelta(minutes=1)
     return GameRecord(
@@ -60,6 +62,7 @@ def game(
         winner=winner,
         finished_at=finished_at if winner is not None else None,
         rounds_played=rounds,
+        finished_reason=reason,
     )
 
 
@@ -438,3 +441,97 @@ def test_recent_games_come_newest_first_without_test_games(database: Database) -
         None,
         records[2].created_at,
     )
+
+
+# -- abandoned games (SPEC §1.2) ------------------------------------------------------------------
+
+ABANDONED = FinishedReason.ABANDONED
+COMPLETED = FinishedReason.COMPLETED
+
+
+def abandoned(name: str, winner: Winner, **kwargs: Any) -> GameRecord:
+    """A game closed after a stretch without moves, ``winner`` being the side ahead then."""
+    return game(name, winner, reason=ABANDONED, **kwargs)
+
+
+def test_abandoned_games_are_finished_games_and_the_figures_narrow_to_one_reason(
+    database: Database,
+) -> None:
+    hour = timedelta(hours=1)
+    records = [
+        game("Ann", W, policy="brian", created_at=T0),
+        abandoned("Ann", L, policy="brian", created_at=T0 + hour),
+        abandoned("Ann", W, policy="logan", created_at=T0 + 2 * hour),
+        game("Ann", None, policy="logan", created_at=T0 + 3 * hour),
+    ]
+    store(database, *records)
+
+    everything = q.global_stats(database, since=None)
+    assert everything.totals == q.Tally(games=3, user_wins=2, bot_wins=1, ties=0)
+    assert everything.active_games == 1
+    only_abandoned = q.global_stats(database, since=None, reason=ABANDONED)
+    assert only_abandoned.totals == q.Tally(games=2, user_wins=1, bot_wins=1, ties=0)
+    assert only_abandoned.active_games == 0
+    assert only_abandoned.by_policy["logan"] == q.Tally(games=1, user_wins=1)
+    only_completed = q.global_stats(database, since=None, reason=COMPLETED)
+    assert only_completed.totals == q.Tally(games=1, user_wins=1)
+
+    brian = q.policy_stats(database, Policy.BRIAN, since=None, reason=ABANDONED)
+    assert brian.tally == q.Tally(games=1, bot_wins=1)
+    player = q.player_stats(database, "Ann", since=None, reason=COMPLETED)
+    assert player is not None
+    assert player.totals == q.Tally(games=1, user_wins=1)
+    rates = q.bot_win_rates(database, since=None, human_only=True, reason=ABANDONED)
+    assert (rates["brian"].bot_wins, rates["logan"].user_wins) == (1, 1)
+
+    listed = q.recent_games(
+        database, since=None, player_name=None, policy=None, limit=10, reason=ABANDONED
+    )
+    assert [g.game_id for g in listed] == [records[2].id, records[1].id]
+    assert {g.finished_reason for g in listed} == {"abandoned"}
+    every = q.recent_games(database, since=None, player_name=None, policy=None, limit=10)
+    assert [g.finished_reason for g in every] == [None, "abandoned", "abandoned", "completed"]
+
+
+def test_the_leaderboard_counts_completed_games_only(database: Database) -> None:
+    store(
+        database,
+        # Four completed wins and an abandoned one: short of the five games a ranking needs.
+        *series("Ann", "WWWW"),
+        abandoned("Ann", W, created_at=T0 + timedelta(days=1)),
+        # Five completed games, two lost; the abandoned losses change nothing.
+        *series("Bix", "WWWLL"),
+        *(abandoned("Bix", L, created_at=T0 + timedelta(days=1, hours=h)) for h in range(3)),
+    )
+
+    ranked = q.leaderboard(database, since=None, min_games=5, limit=10)
+
+    assert [(e.player_name, e.tally) for e in ranked] == [
+        ("Bix", q.Tally(games=5, user_wins=3, bot_wins=2)),
+    ]
+
+
+def test_streaks_skip_abandoned_games_which_neither_extend_nor_break_a_run(
+    database: Database,
+) -> None:
+    hour = timedelta(hours=1)
+    store(
+        database,
+        game("Cat", W, created_at=T0, session_id="s-cat"),
+        game("Cat", W, created_at=T0 + hour, session_id="s-cat"),
+        abandoned("Cat", L, created_at=T0 + 2 * hour, session_id="s-cat"),
+        game("Cat", W, created_at=T0 + 3 * hour, session_id="s-cat"),
+        abandoned("Cat", W, created_at=T0 + 4 * hour, session_id="s-cat"),
+        # Wins only by walking away from games ahead: no streak at all.
+        abandoned("Dan", W, created_at=T0),
+        abandoned("Dan", W, created_at=T0 + hour),
+    )
+
+    entries = q.win_streaks(database, since=None, opponent=None, limit=10)
+
+    assert [(e.player_name, e.best_streak, e.current_streak, e.games) for e in entries] == [
+        ("Cat", 3, 3, 3),
+    ]
+    session = q.session_stats(database, "s-cat")
+    assert session.tally == q.Tally(games=5, user_wins=4, bot_wins=1)
+    assert (session.best_streak, session.current_streak) == (3, 3)

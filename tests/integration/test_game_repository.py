@@ -23,7 +23,7 @@ from rps.domain.personas import PersonaName, persona_move
 from rps.domain.round_values import round_values
 from rps.persistence.database import Database, current_revision, head_revision, migrate
 from rps.persistence.game_repository import GameRepository, round_row
-from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.records import FinishedReason, GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import games, rounds
 
 # Microseconds on purpose: they must survive the round trip on both backends.
@@ -64,8 +64,9 @@ def _round_record(
     )
 
 
-def _after_round(record: GameRecord, game: Game) -> GameRecord:
-    """The record as the repository stores it once ``game``'s last round is in."""
+def _after_round(record: GameRecord, game: Game, round_at: datetime) -> GameRecord:
+    """The record as the repository stores it once ``game``'s last round (played at
+    ``round_at``) is in."""
     last = game.rounds[-1]
     return replace(
         record,
@@ -73,6 +74,7 @@ def _after_round(record: GameRecord, game: Game) -> GameRecord:
         bot_score=last.bot_score,
         winner=game.winner,
         rounds_played=last.round_no,
+        last_round_at=round_at,
     )
 
 
@@ -197,6 +199,8 @@ def test_a_stored_game_loads_back_with_every_field_equal(database: Database) -> 
         winner=Winner.TIE,
         finished_at=CREATED + timedelta(minutes=3, microseconds=7),
         rounds_played=0,
+        finished_reason=FinishedReason.ABANDONED,
+        last_round_at=CREATED + timedelta(minutes=1, microseconds=9),
     )
     repo.add_game(record)
 
@@ -289,7 +293,7 @@ def test_appending_rounds_stores_each_round_and_the_games_new_score_together(
         )
         updated = repo.append_round(record, round_record, game.winner)
         # The repository hands back the game as it now stands.
-        assert updated == _after_round(record, game)
+        assert updated == _after_round(record, game, round_record.created_at)
         assert updated is not None
         record = updated
         appended.append(round_record)
@@ -326,6 +330,8 @@ def test_the_final_round_records_the_winner_and_the_finish_time(database: Databa
         assert updated.rounds_played == round_record.played.round_no
         assert updated.winner is winner
         assert updated.finished_at == (round_record.created_at if last else None)
+        assert updated.finished_reason is (FinishedReason.COMPLETED if last else None)
+        assert updated.last_round_at == round_record.created_at
         record = updated
 
     loaded = repo.load(game_id)
@@ -336,6 +342,8 @@ def test_the_final_round_records_the_winner_and_the_finish_time(database: Databa
     assert stored.finished_at == played_records[-1].created_at
     assert stored.finished_at is not None
     assert stored.finished_at.tzinfo == UTC
+    assert stored.finished_reason is FinishedReason.COMPLETED
+    assert stored.last_round_at == played_records[-1].created_at
     assert stored.rounds_played == len(game.rounds)
     assert [r.played for r in stored_rounds] == game.rounds
     # Scores are exact tenths: the game's total is the sum of its rounds' deltas.
@@ -522,7 +530,16 @@ def test_many_whole_games_are_stored_with_their_rounds_in_one_call(database: Dat
     for record, played in batch:
         loaded = repo.load(record.id)
         assert loaded is not None
-        assert loaded == (record, played)
+        # A whole game written without a reason or a last-round time ended by the rules, at
+        # its last round.
+        assert loaded == (
+            replace(
+                record,
+                finished_reason=FinishedReason.COMPLETED,
+                last_round_at=played[-1].created_at,
+            ),
+            played,
+        )
     with database.read() as conn:
         total = conn.execute(select(func.count()).select_from(rounds)).scalar_one()
     assert total == sum(len(p) for _, p in batch)

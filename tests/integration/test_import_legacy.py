@@ -27,7 +27,7 @@ from rps.persistence.legacy_import import (
     import_legacy,
     parse_timestamp,
 )
-from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.records import FinishedReason, GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import games, rounds
 from rps.training.dataset import load_dataset
 from tests.integration.test_cli import _env, _output, _query, rps
@@ -115,6 +115,9 @@ def test_a_game_and_its_rounds_read_back_as_the_original_played_them(
     assert record.created_at == game.created_at
     assert record.finished_at == game.finished_at
     assert record.winner is game.winner is not None
+    # Finished by the rules, with the last round's time kept for the abandonment check.
+    assert record.finished_reason is FinishedReason.COMPLETED
+    assert record.last_round_at == game.round_time(game.rounds[-1].round_no)
     assert (record.user_score, record.bot_score) == (
         game.rounds[-1].user_score,
         game.rounds[-1].bot_score,
@@ -323,6 +326,7 @@ def test_games_rows_and_events_that_disagree_are_reported_and_unplayed_games_imp
     record, stored = _stored(database, never_played.id)
     assert stored == []
     assert (record.rounds_played, record.winner, record.finished_at) == (0, None, None)
+    assert (record.finished_reason, record.last_round_at) == (None, None)
     assert (record.user_score, record.bot_score) == (0, 0)
     assert GameRepository(database).load(lost_rounds.id) is None
     assert GameRepository(database).load(orphaned.id) is None

@@ -32,6 +32,7 @@ from rps.registry.ports import AliasTarget
 from rps.services.promotion import (
     FamilyOutcome,
     ParityCheck,
+    ParityRefused,
     ParityVerdict,
     PromotionConfig,
     PromotionService,
@@ -42,6 +43,7 @@ NAME = REGISTERED_NAMES[XGB]
 P, B, S1, S2 = Alias.PRODUCTION, Alias.B, Alias.SHADOW1, Alias.SHADOW2
 START = {P: "1", B: "2", S1: "3", S2: "4"}
 REGISTERED = ("1", "2", "3", "4", "5", "6")
+SCORING = "layer-sv1"  # the decision layer's digest the service ranks margins of
 # The aliases took their versions ten days ago; the games below are played after that.
 T0 = utcnow().replace(microsecond=0) - timedelta(days=10)
 _ids = itertools.count()
@@ -61,6 +63,7 @@ class FakeRegistry:
         self.aliases: dict[tuple[str, Alias], str] = {}
         self.versions: dict[str, set[str]] = {name: set() for name in REGISTERED_NAMES.values()}
         self.set_calls: list[tuple[str, Alias, str]] = []
+        self.deleted: list[tuple[str, Alias]] = []
 
     def alias_target(self, family: Family, alias: Alias) -> AliasTarget | None:
         name = REGISTERED_NAMES[family]
@@ -73,6 +76,10 @@ class FakeRegistry:
         assert version in self.versions[registered_name], f"{registered_name} has no v{version}"
         self.set_calls.append((registered_name, alias, version))
         self.aliases[(registered_name, alias)] = version
+
+    def delete_alias(self, registered_name: str, alias: Alias) -> None:
+        self.deleted.append((registered_name, alias))
+        self.aliases.pop((registered_name, alias), None)
 
     def version_run_id(self, registered_name: str, version: str) -> str | None:
         if version not in self.versions[registered_name]:
@@ -111,6 +118,7 @@ class World:
     registry: FakeRegistry
     publisher: RecordingPublisher
     host_games: dict[str, str] = field(default_factory=dict)
+    predicted: dict[str, int] = field(default_factory=dict)  # rows hung on each host game
     played: int = 0  # games stored so far; each starts a minute after the previous one
 
     @property
@@ -130,6 +138,8 @@ class World:
         production_share: dict[Family, float] | None = None,
         parity: ParityCheck | None = None,
         publisher: RecordingPublisher | None = None,
+        gym: dict[str, float] | None = None,
+        max_games: int | None = 500,
     ) -> PromotionService:
         return PromotionService(
             self.repo,
@@ -140,9 +150,14 @@ class World:
                 rule=rule,
                 min_games=min_games,
                 min_predictions=min_predictions,
+                max_games=max_games,
                 production_share=production_share,
+                scoring_version=SCORING,
             ),
             parity=parity,
+            gym=(lambda family, versions: {v: gym[v] for v in versions if v in gym})
+            if gym
+            else None,
         )
 
     def assign(self, alias: Alias, version: str, at: datetime, previous: str | None = None) -> None:
@@ -224,13 +239,25 @@ class World:
         return game_id
 
     def games(self, alias: Alias, outcomes: str, **kwargs: Any) -> None:
-        """One finished game per letter: W = the bot won, L = the user won, T = a tie."""
+        """One finished game per letter: W = the bot won, L = the user won, T = a tie. Each
+        has one model round by the alias's version unless ``model_rounds`` says otherwise
+        (only games with a model round are evidence)."""
         winners = {"W": "bot", "L": "user", "T": "tie"}
+        kwargs.setdefault("model_rounds", [("model", kwargs.get("version") or START[alias])])
         for letter in outcomes:
             self.game(alias, winners[letter], **kwargs)
 
-    def predictions(self, version: str, total: int, correct: int, alias: Alias = S1) -> None:
-        """``total`` predictions of XGBoost ``version``, ``correct`` of them right.
+    def predictions(
+        self,
+        version: str,
+        total: int,
+        correct: int,
+        alias: Alias = S1,
+        margin: float | None = None,
+        scoring_version: str = SCORING,
+    ) -> None:
+        """``total`` predictions of XGBoost ``version``, ``correct`` of them right, each with a
+        counterfactual ``margin`` scored by ``scoring_version`` when given.
 
         They hang on an unfinished game created before the window, so they change no game count.
         """
@@ -249,10 +276,16 @@ class World:
                 "probabilities": json.dumps([0.6, 0.2, 0.2]),
                 "correct": i < correct,
                 "counterfactual_result": "win",
+                "counterfactual_margin": margin,
+                "scoring_version": scoring_version if margin is not None else None,
                 "created_at": T0 + timedelta(minutes=i),
             }
             for i in range(total)
         ]
+        offset = self.predicted.get(host, 0)
+        for row in rows:
+            row["step_no"] = int(row["step_no"]) + offset
+        self.predicted[host] = offset + total
         with self.db.write() as conn:
             conn.execute(insert(alias_predictions), rows)
 
@@ -348,7 +381,12 @@ def test_b_with_the_higher_win_rate_swaps_with_production(world: World) -> None:
     assert row.srm_p_value == pytest.approx(sample_ratio_mismatch_p(4, 7, 0.5))
     assert row.assignments_before == {"Production": "1", "B": "2", "shadow1": "3", "shadow2": "4"}
     assert row.assignments_after == {"Production": "2", "B": "1", "shadow1": "3", "shadow2": "4"}
-    assert row.rankings == {"before": ["1", "3", "4"], "after": ["1", "3", "4"]}
+    # The old Production competes for B with the shadows; none has figures, so order stands.
+    assert row.rankings == {
+        "before": ["2", "3", "4"],
+        "after": ["1", "3", "4"],
+        "order": ["1", "3", "4"],
+    }
     assert row.reorder_applied is False
     assert "B has the higher win rate" in row.reason
 
@@ -369,24 +407,28 @@ def test_the_new_windows_start_at_the_swap_so_the_next_run_does_not_swap_back(
     assert (again.event.production_games, again.event.b_games) == (0, 0)
 
 
-def test_equal_win_rates_keep_the_incumbent(world: World) -> None:
+def test_equal_win_rates_keep_the_incumbent_and_b_gives_way_to_the_next_challenger(
+    world: World,
+) -> None:
     world.games(P, "WWL")
     world.games(B, "WLW")
 
     outcome = only(world.service().run([XGB]))
 
-    assert outcome.decision == "retain_production"
-    assert not outcome.applied
+    # The test concluded without B winning: Production stays, shadow1 takes B.
+    assert outcome.decision == "challenger_to_b"
+    assert outcome.applied
     assert "equal win rates keep the incumbent" in outcome.reason
-    assert world.registry.held() == START
-    assert world.publisher.calls == []
+    assert world.registry.held() == {P: "1", B: "3", S1: "2", S2: "4"}
+    assert world.publisher.calls == ["sync_cache", "reload_app"]
     (row,) = world.ledger()
     assert (row.decision, row.applied, row.production_wins, row.b_wins) == (
-        "retain_production",
-        False,
+        "challenger_to_b",
+        True,
         2,
         2,
     )
+    assert row.details["test_outcome"] == "retain_production"
 
 
 def test_test_games_do_not_count(world: World) -> None:
@@ -397,10 +439,10 @@ def test_test_games_do_not_count(world: World) -> None:
 
     outcome = only(world.service().run([XGB]))
 
-    assert outcome.decision == "retain_production"
     assert outcome.event is not None
+    assert outcome.event.details["test_outcome"] == "retain_production"
     assert (outcome.event.b_wins, outcome.event.b_games) == (1, 3)
-    assert world.registry.held() == START
+    assert world.registry.held()[P] == "1"
 
 
 def test_games_before_the_alias_was_last_assigned_do_not_count(world: World) -> None:
@@ -412,8 +454,8 @@ def test_games_before_the_alias_was_last_assigned_do_not_count(world: World) -> 
 
     outcome = only(world.service().run([XGB]))
 
-    assert outcome.decision == "retain_production"
     assert outcome.event is not None
+    assert outcome.event.details["test_outcome"] == "retain_production"
     assert (outcome.event.b_wins, outcome.event.b_games) == (1, 3)
     assert outcome.event.details["windows"]["B"] == later.isoformat()
 
@@ -429,8 +471,8 @@ def test_games_not_played_throughout_by_the_version_do_not_count(world: World) -
 
     outcome = only(world.service().run([XGB]))
 
-    assert outcome.decision == "retain_production"
     assert outcome.event is not None
+    assert outcome.event.details["test_outcome"] == "retain_production"
     assert (outcome.event.b_wins, outcome.event.b_games) == (1, 3)
 
 
@@ -459,17 +501,20 @@ def test_a_failed_parity_check_keeps_production(world: World) -> None:
 
     outcome = only(world.service(parity=parity).run([XGB]))
 
-    assert checked == [(XGB, "2")]
+    # v2 may not become Production (the old Production moving to B is not checked: it
+    # serves already); neither shadow may take B in its place (they fail too), so B keeps v2
+    # and nothing moves.
+    assert checked == [(XGB, "2"), (XGB, "3"), (XGB, "4")]
     assert outcome.decision == "retain_production"
     assert not outcome.applied
-    assert "parity check refused v2: replayed probabilities differ by up to 0.2" in outcome.reason
+    assert "the swap is vetoed: v2 failed the parity check" in outcome.reason
     assert world.registry.held() == START
     assert world.publisher.calls == []
     (row,) = world.ledger()
     assert row.decision == "retain_production"
     assert row.assignments_after == row.assignments_before
-    assert row.details["parity"]["ok"] is False
-    assert row.details["parity"]["replayed"] == 50
+    assert row.details["parity"]["2"]["ok"] is False
+    assert row.details["parity"]["2"]["replayed"] == 50
 
 
 def test_a_passed_parity_check_lets_the_swap_through(world: World) -> None:
@@ -480,7 +525,7 @@ def test_a_passed_parity_check_lets_the_swap_through(world: World) -> None:
     assert outcome.decision == "swap_production_b"
     assert world.registry.held()[P] == "2"
     assert outcome.event is not None
-    assert outcome.event.details["parity"]["ok"] is True
+    assert outcome.event.details["parity"]["2"]["ok"] is True
 
 
 def test_the_sequential_rule_refuses_an_early_peek_the_winrate_rule_accepts(world: World) -> None:
@@ -490,8 +535,8 @@ def test_the_sequential_rule_refuses_an_early_peek_the_winrate_rule_accepts(worl
     peek = only(world.service(rule=PromotionRule.SEQUENTIAL).run([XGB]))
     naive = only(world.service(rule=PromotionRule.WINRATE).run([XGB], dry_run=True))
 
-    assert peek.decision == "retain_production"
-    assert "no evidence at alpha=0.05" in peek.reason
+    assert peek.decision == "insufficient_data"
+    assert "the test goes on" in peek.reason
     assert naive.decision == "swap_production_b"
     assert world.registry.held() == START
     (row,) = world.ledger()
@@ -506,38 +551,63 @@ def test_the_sequential_rule_refuses_an_early_peek_the_winrate_rule_accepts(worl
 # -- challengers -----------------------------------------------------------------------------------
 
 
-def test_challengers_are_re_ranked_by_accuracy_once_they_have_enough_predictions(
-    world: World,
-) -> None:
-    world.predictions("2", 60, 18)  # B: 30%
-    world.predictions("3", 49, 49)  # shadow1: 100%, but one prediction short of the minimum
-    world.predictions("4", 50, 40)  # shadow2: 80%
+def test_while_the_test_goes_on_no_challenger_moves_however_strong(world: World) -> None:
+    world.games(P, "WL")  # too few games: the test has not concluded
+    world.predictions("3", 200, 150, margin=1.5)
 
     outcome = only(world.service().run([XGB]))
 
-    assert outcome.decision == "alias_reorder"
-    assert outcome.applied
-    # v4 passes both; v3 may not move up, so it keeps its place above v2.
-    assert outcome.moves == {"B": ("2", "4"), "shadow2": ("4", "2")}
-    assert world.registry.held() == {P: "1", B: "4", S1: "3", S2: "2"}
+    assert outcome.decision == "insufficient_data"
+    assert world.registry.held() == START
+
+
+def test_after_a_concluded_test_the_best_live_margin_takes_b(world: World) -> None:
+    world.games(P, "WWL")
+    world.games(B, "WLL")  # B lost its (winrate) test
+    world.predictions("2", 60, 18, alias=B, margin=0.9)  # best margin, but B just lost
+    world.predictions("3", 49, 49, margin=2.0)  # one scored round short: ranked on its gym
+    world.predictions("4", 50, 40, alias=S2, margin=0.4)
+
+    outcome = only(world.service(gym={"3": 0.95}).run([XGB]))
+
+    assert outcome.decision == "challenger_to_b"
+    # Live margins outrank gym figures: v4 (live) takes B; v2 (lost) and v3 (gym) are shadows.
+    assert world.registry.held() == {P: "1", B: "4", S1: "2", S2: "3"}
     assert [(m.alias, m.previous_version, m.version) for m in world.moves_recorded()] == [
         ("B", "2", "4"),
-        ("shadow2", "4", "2"),
+        ("shadow1", "3", "2"),
+        ("shadow2", "4", "3"),
     ]
-    assert world.publisher.calls == ["sync_cache", "reload_app"]
     (row,) = world.ledger()
-    assert (row.decision, row.reorder_applied, row.applied) == ("alias_reorder", True, True)
-    assert row.rankings == {"before": ["2", "3", "4"], "after": ["4", "3", "2"]}
-    assert row.accuracies["4"] == {"predictions": 50, "accuracy": pytest.approx(0.8)}
-    assert row.accuracies["3"] == {"predictions": 49, "accuracy": pytest.approx(1.0)}
+    assert row.rankings == {
+        "before": ["2", "3", "4"],
+        "after": ["4", "2", "3"],
+        "order": ["2", "4", "3"],
+    }
+    assert row.details["strength"]["3"]["ranked_on"] == "gym"
+    assert row.details["strength"]["4"]["margin"] == pytest.approx(0.4)
+    assert "not eligible for B this run: v2" in row.reason
+
+
+def test_margins_of_another_decision_layer_do_not_rank(world: World) -> None:
+    world.games(P, "WWL")
+    world.games(B, "WLL")
+    world.predictions("3", 100, 10, margin=-1.0)
+    world.predictions("4", 100, 10, alias=S2, margin=3.0, scoring_version="old-layer")
+
+    outcome = only(world.service(gym={"4": 0.1}).run([XGB]))
+
+    # v4's margins were scored by another layer: it ranks on its gym figure, below v3's margin.
+    assert world.registry.held()[B] == "3"
+    assert outcome.event is not None
+    assert outcome.event.details["strength"]["4"]["scored_rounds"] == 0
 
 
 def test_a_swap_with_a_reorder_is_a_swap_flagged_reorder_applied(world: World) -> None:
     b_beats_production(world)
-    world.predictions("1", 100, 70)  # demoted Production: 70%
-    world.predictions("2", 100, 30)
-    world.predictions("3", 100, 80)  # shadow1 is the best challenger
-    world.predictions("4", 100, 40)
+    world.predictions("1", 100, 70, alias=P, margin=0.2)  # demoted Production
+    world.predictions("3", 100, 80, margin=0.6)  # shadow1 is the best challenger
+    world.predictions("4", 100, 40, alias=S2, margin=0.1)
 
     outcome = only(world.service().run([XGB]))
 
@@ -552,45 +622,61 @@ def test_a_swap_with_a_reorder_is_a_swap_flagged_reorder_applied(world: World) -
     assert world.publisher.calls == ["sync_cache", "reload_app"]  # once for all moves
     (row,) = world.ledger()
     assert (row.decision, row.reorder_applied) == ("swap_production_b", True)
-    assert row.rankings == {"before": ["1", "3", "4"], "after": ["3", "1", "4"]}
     assert row.assignments_after == {"Production": "2", "B": "3", "shadow1": "1", "shadow2": "4"}
 
 
-def test_a_parity_veto_still_re_ranks_the_challengers(world: World) -> None:
+def test_a_parity_veto_lets_the_next_challenger_take_b(world: World) -> None:
     b_beats_production(world)
-    world.predictions("1", 100, 70)
-    world.predictions("2", 100, 30)
-    world.predictions("3", 100, 80)
-    world.predictions("4", 100, 40)
+    world.predictions("3", 100, 80, margin=0.6)
+    world.predictions("4", 100, 40, alias=S2, margin=0.1)
 
-    outcome = only(world.service(parity=lambda f, v: ParityVerdict(False, "no rounds")).run([XGB]))
+    def parity(family: Family, version: str) -> ParityVerdict:
+        return ParityVerdict(version != "2", "no rounds" if version == "2" else "ok")
 
-    # Without the swap B keeps v2 (30%), which both shadows (80%, 40%) pass.
-    assert outcome.decision == "alias_reorder"
-    assert outcome.moves == {"B": ("2", "3"), "shadow1": ("3", "4"), "shadow2": ("4", "2")}
+    outcome = only(world.service(parity=parity).run([XGB]))
+
+    assert outcome.decision == "challenger_to_b"
+    # v2 has no margin figures: it ranks below both shadows once it is back among them.
     assert world.registry.held() == {P: "1", B: "3", S1: "4", S2: "2"}
     (row,) = world.ledger()
-    assert row.rankings == {"before": ["2", "3", "4"], "after": ["3", "4", "2"]}
-    assert "parity check refused v2: no rounds" in row.reason
+    assert "the swap is vetoed: v2 failed the parity check" in row.reason
+    assert row.details["parity"]["3"]["ok"] is True
 
 
 # -- aliases that point nowhere, publishing ------------------------------------------------------
 
 
-def test_an_alias_without_a_model_gives_insufficient_data_naming_it(world: World) -> None:
+def test_an_empty_shadow_does_not_stop_production_and_b_being_compared(world: World) -> None:
     del world.registry.aliases[(NAME, S2)]
     b_beats_production(world)
 
     outcome = only(world.service().run([XGB]))
 
-    assert outcome.decision == "insufficient_data"
-    assert outcome.reason == "aliases without a model: shadow2"
-    assert not outcome.applied
-    assert world.registry.set_calls == []
-    assert world.publisher.calls == []
+    assert outcome.decision == "swap_production_b"
+    assert world.registry.held() == {P: "2", B: "1", S1: "3", S2: None}
     (row,) = world.ledger()
-    assert (row.decision, row.applied) == ("insufficient_data", False)
     assert row.details["missing_aliases"] == ["shadow2"]
+
+
+def test_an_empty_b_is_filled_by_the_best_shadow(world: World) -> None:
+    del world.registry.aliases[(NAME, B)]
+    world.predictions("4", 100, 40, alias=S2, margin=0.3)
+
+    outcome = only(world.service().run([XGB]))
+
+    assert outcome.decision == "challenger_to_b"
+    assert world.registry.held() == {P: "1", B: "4", S1: "3", S2: None}
+    assert world.registry.deleted == [(NAME, S2)]
+
+
+def test_an_empty_production_gives_insufficient_data_naming_it(world: World) -> None:
+    del world.registry.aliases[(NAME, P)]
+
+    outcome = only(world.service().run([XGB]))
+
+    assert outcome.decision == "insufficient_data"
+    assert outcome.reason == "aliases without a model: Production"
+    assert world.registry.set_calls == []
 
 
 def test_every_family_gets_a_ledger_row_by_default(world: World) -> None:
@@ -665,7 +751,7 @@ def test_rollback_returns_the_alias_to_its_previous_version(world: World) -> Non
     assert outcome.moves == {"B": ("5", "2")}
     assert world.registry.held() == START
     assert [(e.decision, e.source) for e in world.ledger()] == [
-        ("alias_set", "rps alias rollback"),
+        ("rollback", "rps alias rollback"),
         ("alias_set", "manual"),
     ]
     assert "roll xgboost@B back to v2" in outcome.reason
@@ -687,3 +773,60 @@ def test_setting_an_unregistered_version_is_refused(world: World) -> None:
     assert world.moves_recorded() == []
     assert world.ledger() == []
     assert world.publisher.calls == []
+
+
+def test_a_manual_move_into_production_or_b_passes_the_parity_check(world: World) -> None:
+    checked: list[str] = []
+
+    def parity(family: Family, version: str) -> ParityVerdict:
+        checked.append(version)
+        return ParityVerdict(version == "3", "ok" if version == "3" else "no stored predictions")
+
+    service = world.service(parity=parity)
+    # Into a shadow: no check.
+    service.set_alias(XGB, S2, "5")
+    assert checked == []
+    # v6 into B: refused, nothing moves.
+    with pytest.raises(ParityRefused, match=r"v6 cannot serve xgboost Production or B"):
+        service.set_alias(XGB, B, "6")
+    assert world.registry.held()[B] == "2"
+    # v3 into Production by exchange with shadow1: v3 is checked; v1 goes to a shadow.
+    outcome = service.set_alias(XGB, P, "3")
+    assert checked == ["6", "3"]
+    assert outcome.event is not None
+    assert outcome.event.details["parity"]["3"]["ok"] is True
+    # --skip-parity moves anyway and says so.
+    skipped = service.set_alias(XGB, B, "6", skip_parity=True)
+    assert world.registry.held()[B] == "6"
+    assert "parity check skipped" in skipped.reason
+    assert skipped.event is not None
+    assert skipped.event.details["parity"] == "skipped"
+
+
+def test_alias_moves_wait_for_the_alias_lock(world: World) -> None:
+    """A manual move started while a promotion holds the lock waits for it."""
+    import threading
+
+    lock = world.db.alias_lock
+    order: list[str] = []
+    with lock.hold():
+        mover = threading.Thread(
+            target=lambda: (
+                PromotionService(
+                    world.repo,
+                    world.lifecycle,
+                    world.registry,
+                    None,
+                    PromotionConfig(),
+                    lock=lock.hold,
+                ).set_alias(XGB, S2, "5"),
+                order.append("moved"),
+            )
+        )
+        mover.start()
+        mover.join(timeout=0.5)
+        assert mover.is_alive()  # still waiting
+        order.append("released")
+    mover.join(timeout=10)
+    assert order == ["released", "moved"]
+    assert world.registry.held()[S2] == "5"

@@ -36,6 +36,11 @@ def test_environment_variables_are_read(monkeypatch, tmp_path):
         ("MIN_TOTAL_ROWS", "many"),
         ("METRICS_SINCE_DATE", "yesterday"),
         ("LOG_LEVEL", "LOUD"),
+        ("PROMOTION_SOURCES", "human,robots"),
+        ("PROMOTION_SOURCES", " , "),
+        ("ABANDONED_AFTER_MINUTES", "0"),
+        ("ABANDONED_AFTER_MINUTES", "half an hour"),
+        ("SCHEDULER_ABANDONMENT_SECONDS", "-1"),
     ],
 )
 def test_an_invalid_value_fails_naming_the_variable(monkeypatch, variable, value):
@@ -63,6 +68,27 @@ def test_admin_token_prefers_the_setting_over_the_file(tmp_path):
     assert load_settings(DATA_PATH=tmp_path).admin_token() == "from-file"
     assert load_settings(DATA_PATH=tmp_path, RPS_ADMIN_TOKEN="env").admin_token() == "env"
     assert load_settings(DATA_PATH=tmp_path / "empty").admin_token() is None
+
+
+def test_promotion_counts_every_game_source_by_default_and_reads_a_comma_list(tmp_path):
+    from datetime import timedelta
+
+    from rps.persistence.records import GameSource
+
+    default = load_settings(DATA_PATH=tmp_path)
+    assert set(default.promotion_sources) == {s.value for s in GameSource}
+    assert default.abandoned_after == timedelta(minutes=30)
+    chosen = load_settings(
+        DATA_PATH=tmp_path, PROMOTION_SOURCES=" Human, persona,human ", ABANDONED_AFTER_MINUTES=7.5
+    )
+    assert chosen.promotion_sources == ("human", "persona")
+    assert chosen.abandoned_after == timedelta(minutes=7, seconds=30)
+
+
+def test_an_unknown_promotion_source_is_named_with_the_known_ones(monkeypatch):
+    monkeypatch.setenv("PROMOTION_SOURCES", "human,bots")
+    with pytest.raises(SettingsError, match=r"'bots'.*human, persona, simulated"):
+        load_settings()
 
 
 def test_cors_origins_are_split_on_commas(tmp_path):

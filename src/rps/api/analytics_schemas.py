@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 WinnerName = Literal["user", "bot", "tie"]
+FinishedReasonName = Literal["completed", "abandoned"]
 PolicyValue = Literal["brian", "forrest", "logan"]
 
 
@@ -31,7 +32,7 @@ class PolicyRecords(BaseModel):
 
 
 class GlobalStatsResponse(BaseModel):
-    games: int = Field(ge=0, description="Finished games, every source")
+    games: int = Field(ge=0, description="Finished games (completed or abandoned), every source")
     active_games: int = Field(ge=0, description="Games not finished yet")
     rounds: int = Field(ge=0, description="Rounds of every game, finished or not")
     players: int = Field(ge=0, description="Distinct names of people (no personas, no sim…N)")
@@ -51,6 +52,10 @@ class GameStatsResponse(BaseModel):
     bot_score: float
     winner: WinnerName | None
     finished: bool
+    finished_reason: FinishedReasonName | None = Field(
+        description="completed (a side reached the target) or abandoned (closed after a "
+        "stretch without moves, on the score it had); null while the game is open"
+    )
 
 
 class SessionStatsResponse(BaseModel):
@@ -97,7 +102,7 @@ class LeaderboardEntry(PlayerRecord):
 
 
 class LeaderboardResponse(BaseModel):
-    min_games: int = Field(ge=1, description="Finished games a player needs to be ranked")
+    min_games: int = Field(ge=1, description="Completed games a player needs to be ranked")
     entries: list[LeaderboardEntry]
 
 
@@ -126,7 +131,7 @@ class StreakEntry(BaseModel):
     player_name: str
     best_streak: int = Field(ge=1)
     current_streak: int = Field(ge=0)
-    games: int = Field(ge=1, description="Finished games counted (against the opponent, if any)")
+    games: int = Field(ge=1, description="Completed games counted (against the opponent, if any)")
 
 
 class WinStreaksResponse(BaseModel):
@@ -146,6 +151,9 @@ class GameListItem(BaseModel):
     rounds: int = Field(ge=0)
     created_at: str
     finished_at: str | None
+    finished_reason: FinishedReasonName | None = Field(
+        description="completed or abandoned; null while the game is open"
+    )
     source: Literal["human", "persona", "simulated"]
 
 

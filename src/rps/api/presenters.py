@@ -105,6 +105,7 @@ def play_response(result: RoundResult) -> dict[str, Any]:
         "next_round_points": points(result.next_values),
         "finished": result.finished,
         "winner": result.winner.value if result.winner else None,
+        "finished_reason": "completed" if result.finished else None,
         "scores": {"player": user_score, "bot": bot_score, "ties": result.draws},
         "policy": game.policy,
         "difficulty_mode": game.difficulty_mode,
@@ -157,6 +158,7 @@ def game_state(view: GameView, next_values: RoundValues | None) -> dict[str, Any
         "user_score": g.user_score / 10,
         "bot_score": g.bot_score / 10,
         "winner": g.winner.value if g.winner else None,
+        "finished_reason": g.finished_reason.value if g.finished_reason else None,
         # The opening stays secret until its three rounds have been played (SPEC §1.3).
         "opening_name": g.opening_name if g.rounds_played >= 3 else None,
         "created_at": iso(g.created_at),

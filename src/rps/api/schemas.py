@@ -179,6 +179,9 @@ class PlayResponse(BaseModel):
     next_round_points: RoundPoints | None
     finished: bool
     winner: Literal["user", "bot", "tie"] | None
+    finished_reason: Literal["completed"] | None = Field(
+        description="completed once this round ends the game, else null"
+    )
     scores: Scores
     policy: str
     difficulty_mode: str
@@ -193,6 +196,7 @@ class RoundPointsResponse(BaseModel):
     round_no: int
     round_points: RoundPoints
     finished: bool
+    finished_reason: Literal["completed", "abandoned"] | None
 
 
 class StoredRound(BaseModel):
@@ -226,6 +230,10 @@ class GameStateResponse(BaseModel):
     user_score: float
     bot_score: float
     winner: Literal["user", "bot", "tie"] | None
+    finished_reason: Literal["completed", "abandoned"] | None = Field(
+        description="completed (a side reached the target) or abandoned (closed after "
+        "ABANDONED_AFTER_MINUTES without a move, on the score it had); null while active"
+    )
     opening_name: str | None = Field(description="Revealed once round 3 has been played")
     created_at: str
     finished_at: str | None

@@ -7,7 +7,9 @@ their own settings (a temp DATA_PATH, a PostgreSQL URL) or pass fakes to the ser
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from rps.domain.decision import DecisionParams
 from rps.domain.policy import Family
@@ -18,6 +20,8 @@ from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.persistence.ops_queries import OpsQueries
 from rps.persistence.promotion_repository import PromotionRepository
 from rps.persistence.strength_repository import StrengthRepository
+from rps.persistence.tables import utcnow
+from rps.services.abandonment import close_abandoned_games
 from rps.services.gameplay import GameplayService
 from rps.services.lifecycle_metrics import lifecycle_snapshot
 from rps.serving.capture import inference_capture
@@ -66,8 +70,10 @@ def build_container(
     rng: random.Random | None = None,
     opening_rng: random.Random | None = None,
     model_sources: list[ModelSource] | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Container:
-    """The web side's objects. ``model_sources`` replaces the cache → registry chain (tests)."""
+    """The web side's objects. ``model_sources`` replaces the cache → registry chain, ``clock``
+    the gameplay's time (tests)."""
     database = Database(settings.database_url)
     games = GameRepository(database)
     metrics = metrics or Metrics(settings.PROMETHEUS_MULTIPROC_DIR)
@@ -85,6 +91,8 @@ def build_container(
             settings.RPS_CAPTURE_INFERENCE_DIR, settings.RPS_CAPTURE_INFERENCE_SAMPLE_RATE
         ),
         decision=decision_config(settings),
+        abandoned_after=settings.abandoned_after,
+        clock=clock,
     )
     container = Container(settings, database, games, metrics, models, gameplay)
     metrics.set_lifecycle_source(
@@ -97,6 +105,20 @@ def build_container(
         )
     )
     return container
+
+
+def close_abandoned(
+    settings: Settings, *, now: datetime | None = None, dry_run: bool = False
+) -> int:
+    """Close the database's abandoned games (SPEC §1.2) with the configured limit; how many
+    were closed (with ``dry_run``: would be). The scheduler's and `rps close-abandoned`'s path."""
+    database = Database(settings.database_url)
+    try:
+        return close_abandoned_games(
+            GameRepository(database), settings.abandoned_after, now=now, dry_run=dry_run
+        )
+    finally:
+        database.dispose()
 
 
 def decision_params(settings: Settings) -> DecisionParams:

@@ -4,22 +4,24 @@ parity gate, around ``PromotionService``. Used by `rps promote`, `rps alias`, th
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import httpx
 
-from rps.domain.policy import Alias, Family
+from rps.domain.policy import REGISTERED_NAMES, Alias, Family
 from rps.domain.promotion import PromotionRule
 from rps.persistence.database import Database
 from rps.persistence.game_repository import GameRepository
 from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.persistence.promotion_repository import PromotionRepository
+from rps.persistence.strength_repository import StrengthRepository
 from rps.registry.mlflow_registry import MlflowRegistry
 from rps.registry.serving_cache import sync_from_registry
 from rps.services.promotion import ParityVerdict, PromotionConfig, PromotionService
-from rps.serving.model_manager import ModelManager
+from rps.serving.model_manager import FetchedModel, ModelManager, ModelUnavailableError
 from rps.serving.parity import DEFAULT_TOLERANCE, ServedRound, load_histories, replay_rounds
 from rps.settings import Settings
 
@@ -66,13 +68,47 @@ def reload_app(settings: Settings, timeout: float = 30.0) -> str:
     return f"app at {settings.APP_URL} reloaded"
 
 
+class _VersionSource:
+    """One registered version, loaded from the registry, served under every alias asked for."""
+
+    name = "registry-version"
+
+    def __init__(self, fetched: FetchedModel, family: Family) -> None:
+        self._fetched = fetched
+        self._family = family
+
+    def generation(self) -> int | None:
+        return None
+
+    def fetch(self, family: Family, alias: Alias) -> FetchedModel:
+        if family is not self._family or alias is not Alias.PRODUCTION:
+            raise ModelUnavailableError("no_model", "only one version is loaded")
+        return self._fetched
+
+
 class CacheParityGate:
     """Replay a version's newest stored predictions through the batch features and a fresh
-    load of that version from the serving cache (SPEC §6.6); refuse differences > 1e-4."""
+    load of that version — from the serving cache, or from the registry when the cache no
+    longer holds it (a rollback) — (SPEC §6.6); refuse differences > 1e-4."""
 
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, registry: MlflowRegistry | None = None
+    ) -> None:
         self._settings = settings
         self._database = database
+        self._registry = registry
+
+    def _from_registry(self, family: Family, version: str) -> ModelManager | None:
+        if self._registry is None:
+            return None
+        run_id = self._registry.version_run_id(REGISTERED_NAMES[family], version)
+        if run_id is None:
+            return None
+        onnx, metadata = self._registry.serving_model(run_id)
+        fetched = FetchedModel(onnx, version, run_id, hashlib.sha256(onnx).hexdigest(), metadata)
+        manager = ModelManager([_VersionSource(fetched, family)])
+        manager.reload()
+        return manager
 
     def __call__(self, family: Family, version: str) -> ParityVerdict:
         from rps.bootstrap.model_sources import CacheSource
@@ -85,7 +121,12 @@ class CacheParityGate:
         manager.reload()
         alias = next((a for a in Alias if manager.version_of(family, a) == version), None)
         if alias is None:
-            return ParityVerdict(False, f"v{version} is not in the serving cache")
+            loaded = self._from_registry(family, version)
+            if loaded is None or loaded.version_of(family, Alias.PRODUCTION) != version:
+                return ParityVerdict(
+                    False, f"v{version} is neither in the serving cache nor in the registry"
+                )
+            manager, alias = loaded, Alias.PRODUCTION
         games = GameRepository(self._database)
         histories, _ = load_histories((g for g, _, _ in predictions), games.load)
         served = [
@@ -121,15 +162,41 @@ class CacheParityGate:
 
 
 def promotion_config(settings: Settings) -> PromotionConfig:
-    from rps.bootstrap import ab_split
+    from rps.bootstrap import ab_split, decision_params
 
     return PromotionConfig(
         rule=PromotionRule(settings.PROMOTION_RULE),
         min_games=settings.PROMOTION_MIN_GAMES,
         min_predictions=settings.PROMOTION_MIN_PREDICTIONS,
         alpha=settings.PROMOTION_ALPHA,
+        max_games=settings.PROMOTION_MAX_GAMES,
         production_share=ab_split(settings) if settings.ENABLE_AB_TESTING else None,
+        sources=settings.promotion_sources,
+        scoring_version=decision_params(settings).digest(),
     )
+
+
+def abandonment_closer(settings: Settings, database: Database) -> Callable[[], int]:
+    """Close the games quiet for longer than ABANDONED_AFTER_MINUTES (promotion runs it first,
+    so its evidence counts every game that has ended)."""
+    from rps.services.abandonment import close_abandoned_games
+
+    return lambda: close_abandoned_games(GameRepository(database), settings.abandoned_after)
+
+
+def gym_figures(database: Database) -> Callable[[Family, Sequence[str]], dict[str, float]]:
+    """The newest holdout gym win rate of each version (training's or `rps evaluate`'s)."""
+    strength = StrengthRepository(database)
+
+    def figures(family: Family, versions: Sequence[str]) -> dict[str, float]:
+        records = strength.latest((family.value, v) for v in versions)
+        return {
+            version: record.holdout_win_rate
+            for (_, version), record in records.items()
+            if record.holdout_win_rate is not None
+        }
+
+    return figures
 
 
 @contextmanager
@@ -148,7 +215,10 @@ def promotion_service(
             registry,
             RegistryPublisher(settings, registry) if publish else None,
             promotion_config(settings),
-            parity=CacheParityGate(settings, database) if parity else None,
+            parity=CacheParityGate(settings, database, registry) if parity else None,
+            gym=gym_figures(database),
+            lock=database.alias_lock.hold,
+            close_abandoned=abandonment_closer(settings, database),
         )
     finally:
         database.dispose()

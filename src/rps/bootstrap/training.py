@@ -68,6 +68,7 @@ class TrainingContext:
             progress=progress,
             strength=strength_check(self.settings),
             strength_store=StrengthRepository(self.database),
+            lock=self.database.alias_lock.hold,
         )
 
     def close(self) -> None:

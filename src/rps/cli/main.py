@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rps.bootstrap import build_container, migrate_database
+from rps.cli import abandonment as abandonment_commands
 from rps.cli import cache as cache_commands
 from rps.cli import evaluate as evaluate_commands
 from rps.cli import legacy as legacy_commands
@@ -251,6 +252,7 @@ evaluate_commands.register(app)
 parity_commands.register(app)
 legacy_commands.register(app)
 promotion_commands.register(app)
+abandonment_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

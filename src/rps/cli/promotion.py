@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from rps.services.promotion import FamilyOutcome
     from rps.settings import Settings
 
+SkipParity = Annotated[
+    bool,
+    typer.Option(
+        "--skip-parity",
+        help="Move even if the version fails (or cannot run) the parity check; recorded",
+    ),
+]
+
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -90,8 +98,12 @@ def register(app: typer.Typer) -> None:
                 "--model-types", help="Families (or policies), comma-separated; default all"
             ),
         ] = None,
+        force: Annotated[
+            bool, typer.Option("--force", help="Promote even when DISABLE_AUTO_PROMOTION is set")
+        ] = False,
     ) -> None:
-        """Promote from live results: Production vs B by win rate, challengers by accuracy."""
+        """Promote from live results: Production vs B by win rate, challengers by accuracy
+        (with DISABLE_AUTO_PROMOTION set, only when --force is given)."""
         from rps.cli.main import _settings
         from rps.services.promotion import families_from
 
@@ -101,6 +113,18 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
+        if settings.DISABLE_AUTO_PROMOTION and not force:
+            # The CronJob and the scheduler run this unattended: "off" must mean nothing moves.
+            if not dry_run:
+                console.print(
+                    "auto-promotion is disabled (DISABLE_AUTO_PROMOTION=true): nothing changed "
+                    "(--force promotes anyway)"
+                )
+                return
+            console.print(
+                "auto-promotion is disabled (DISABLE_AUTO_PROMOTION=true): showing what "
+                "--force would do"
+            )
         outcomes = run_promotion(settings, families, dry_run=dry_run, source="rps promote")
         out.print(outcomes_table(outcomes, dry_run=dry_run))
         _report_problems(outcomes)
@@ -111,17 +135,24 @@ def register(app: typer.Typer) -> None:
         family: Annotated[str, typer.Argument(help="xgboost, feedforward_nn, … (or a policy)")],
         alias: Annotated[str, typer.Argument(help="Production, B, shadow1 or shadow2")],
         version: Annotated[str, typer.Argument(help="A registered version number")],
+        skip_parity: SkipParity = False,
     ) -> None:
-        """Point FAMILY@ALIAS at VERSION (recorded, synced and reloaded like a promotion)."""
+        """Point FAMILY@ALIAS at VERSION (recorded, synced and reloaded like a promotion). A
+        version reaching Production or B (directly or by exchange) must pass the parity check
+        on its stored predictions."""
         from rps.bootstrap.promotion import promotion_service
         from rps.cli.main import _settings
 
         chosen_family, chosen_alias = _family(family), _alias(alias)
         settings = _settings()
-        with promotion_service(settings, parity=False) as service:
+        with promotion_service(settings) as service:
             try:
                 outcome = service.set_alias(
-                    chosen_family, chosen_alias, version.removeprefix("v"), by="rps alias set"
+                    chosen_family,
+                    chosen_alias,
+                    version.removeprefix("v"),
+                    by="rps alias set",
+                    skip_parity=skip_parity,
                 )
             except ValueError as exc:
                 console.print(f"[red]{exc}[/red]")
@@ -133,16 +164,20 @@ def register(app: typer.Typer) -> None:
     def alias_rollback(
         family: Annotated[str, typer.Argument(help="xgboost, feedforward_nn, … (or a policy)")],
         alias: Annotated[str, typer.Argument(help="Production, B, shadow1 or shadow2")],
+        skip_parity: SkipParity = False,
     ) -> None:
-        """Point FAMILY@ALIAS back at the version it had before its newest move."""
+        """Point FAMILY@ALIAS back at the version it had before its newest move (a version
+        that served before passes the parity check on its stored predictions)."""
         from rps.bootstrap.promotion import promotion_service
         from rps.cli.main import _settings
 
         chosen_family, chosen_alias = _family(family), _alias(alias)
         settings = _settings()
-        with promotion_service(settings, parity=False) as service:
+        with promotion_service(settings) as service:
             try:
-                outcome = service.rollback(chosen_family, chosen_alias, by="rps alias rollback")
+                outcome = service.rollback(
+                    chosen_family, chosen_alias, by="rps alias rollback", skip_parity=skip_parity
+                )
             except ValueError as exc:
                 console.print(f"[red]{exc}[/red]")
                 raise typer.Exit(2) from None

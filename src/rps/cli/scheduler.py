@@ -1,10 +1,12 @@
-"""The one background loop of `rps up` (SPEC §13, §14): persona gameplay, scheduled training
-and promotion on their own intervals, so a local platform shows the whole lifecycle without cron.
+"""The one background loop of `rps up` (SPEC §13, §14): persona gameplay, scheduled training,
+promotion and the closing of abandoned games on their own intervals, so a local platform shows
+the whole lifecycle without cron.
 
 It runs in the `rps up` process, never in a web worker. Gameplay goes through the app's own API
 (as the persona-gameplay CronJob does), and training and promotion run as child processes
 (`rps train-scheduled`, `rps promote`), so the serving process never loads torch, xgboost or the
-MLflow client. One job runs at a time; a failing job is logged and tried again next interval.
+MLflow client; closing abandoned games is one UPDATE, run here directly. One job runs at a
+time; a failing job is logged and tried again next interval.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from rps.bootstrap import close_abandoned
 from rps.domain.gym import training_population
 from rps.domain.policy import Policy
 from rps.services.simulation import HttpSimulator, schedule
@@ -46,6 +49,8 @@ class Scheduler:
 
     jobs: list[Job]
     clock: Callable[[], float] = time.monotonic
+    # Jobs the settings turned off, and why (shown by describe()).
+    off: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -153,19 +158,35 @@ def build_scheduler(settings: Settings, base_url: str) -> Scheduler | None:
     def promotion() -> str:
         return _rps("promote", timeout=1800)
 
+    def abandonment() -> str:
+        return f"{close_abandoned(settings)} abandoned game(s) closed"
+
     if settings.SCHEDULER_GAMEPLAY_SECONDS > 0 and token:
         jobs.append(Job("simulated gameplay", settings.SCHEDULER_GAMEPLAY_SECONDS, gameplay, now))
     if settings.SCHEDULER_TRAINING_SECONDS > 0:
         interval = settings.SCHEDULER_TRAINING_SECONDS
         jobs.append(Job("scheduled training", interval, training, now + interval))
-    if settings.SCHEDULER_PROMOTION_SECONDS > 0 and not settings.DISABLE_AUTO_PROMOTION:
+    if settings.SCHEDULER_ABANDONMENT_SECONDS > 0:
+        # Due at once: games left open while the platform was down are closed on start.
+        interval = settings.SCHEDULER_ABANDONMENT_SECONDS
+        jobs.append(Job("closing abandoned games", interval, abandonment, now))
+    off: list[str] = []
+    if settings.SCHEDULER_PROMOTION_SECONDS > 0 and settings.DISABLE_AUTO_PROMOTION:
+        # Said once here rather than on every tick; `rps promote` refuses on its own too.
+        off.append("promotion (DISABLE_AUTO_PROMOTION=true)")
+        log.info(
+            "scheduler: DISABLE_AUTO_PROMOTION=true: no promotion runs; "
+            "`rps promote --force` moves Production and B by hand"
+        )
+    elif settings.SCHEDULER_PROMOTION_SECONDS > 0:
         interval = settings.SCHEDULER_PROMOTION_SECONDS
         jobs.append(Job("promotion", interval, promotion, now + interval))
-    return Scheduler(jobs) if jobs else None
+    return Scheduler(jobs, off=off) if jobs else None
 
 
 def describe(scheduler: Scheduler | None) -> str:
     if scheduler is None:
         return "background scheduler off"
     parts = [f"{job.name} every {job.interval_s:g} s" for job in scheduler.jobs]
-    return "background scheduler: " + ", ".join(parts)
+    off = f"; off: {', '.join(scheduler.off)}" if scheduler.off else ""
+    return "background scheduler: " + ", ".join(parts) + off

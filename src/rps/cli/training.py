@@ -29,7 +29,7 @@ from rps.domain.policy import Alias, Family
 if TYPE_CHECKING:
     from rps.bootstrap.training import TrainingContext
     from rps.settings import Settings
-    from rps.training.configs import PlannedModel
+    from rps.training.configs import ConfigFile, PlannedModel
     from rps.training.runner import ModelOutcome
 
 # Tables stay readable when the output goes to a file or a CI log (rich assumes 80 columns there).
@@ -178,6 +178,32 @@ def _report(context: TrainingContext, outcomes: Sequence[ModelOutcome]) -> int:
     return 1 if failures else 0
 
 
+def load_training_config(settings: Settings, explicit: Path | None = None) -> ConfigFile:
+    """The hyperparameter configs: ``--config``, else TRAINING_CONFIG_PATH, else the file shipped
+    inside the package. Says which file it read; a named file that is missing is a ConfigError
+    that names where the path came from."""
+    from rps.training.configs import ConfigError, load_config
+
+    if explicit is not None:
+        path, origin = explicit, "--config"
+    elif settings.TRAINING_CONFIG_PATH is not None:
+        path, origin = settings.TRAINING_CONFIG_PATH, "TRAINING_CONFIG_PATH"
+    else:
+        path, origin = settings.training_config_path, "shipped with the package"
+    if not path.is_file():
+        problem = {
+            "--config": f"--config {path}: no such file",
+            "TRAINING_CONFIG_PATH": (
+                f"TRAINING_CONFIG_PATH={path}: no such file (unset it to use the configs "
+                "shipped with the package)"
+            ),
+        }.get(origin, f"the configs shipped with the package are missing: {path} (reinstall it)")
+        raise ConfigError(problem)
+    config = load_config(path)
+    console.print(f"hyperparameter configs: {path} ({origin})")
+    return config
+
+
 def _context() -> TrainingContext:
     from rps.bootstrap.training import build_training
     from rps.cli.main import _settings
@@ -250,10 +276,73 @@ def publish_moves(
             return
 
 
+ReplaceLive = Annotated[
+    bool,
+    typer.Option(
+        "--replace-live",
+        help="Point a non-empty Production or B straight at its new version (recorded in the "
+        "promotion ledger like a manual move) instead of making it a challenger",
+    ),
+]
+
+
+def _print_placements(outcomes: list[ModelOutcome]) -> None:
+    """What training did to each alias, and why (SPEC §5)."""
+    for outcome in outcomes:
+        if outcome.version is None:
+            continue
+        where = f"→ {outcome.alias.value}" if outcome.alias else "→ no alias"
+        console.print(f"{outcome.planned.key}: v{outcome.version} {where} ({outcome.reason})")
+
+
+def record_live_replacements(
+    context: TrainingContext, outcomes: list[ModelOutcome], by: str
+) -> None:
+    """A --replace-live move of Production or B is a manual move: one ledger row per family
+    (the new version has no stored predictions yet, so no parity replay is possible; the
+    gate's gym figures stand in for it)."""
+    from rps.persistence.promotion_repository import (
+        LedgerEvent,
+        PromotionRepository,
+        new_event_id,
+    )
+    from rps.persistence.tables import utcnow
+
+    ledger = PromotionRepository(context.database)
+    for outcome in outcomes:
+        if outcome.alias not in (Alias.PRODUCTION, Alias.B) or outcome.version is None:
+            continue
+        if outcome.previous_version == outcome.version:
+            continue
+        family = outcome.planned.family
+        ledger.add_event(
+            LedgerEvent(
+                event_id=new_event_id(),
+                created_at=utcnow(),
+                model_type=family.value,
+                decision="alias_set",
+                source=by,
+                reason=(
+                    f"{by}: {family.value}@{outcome.alias.value} v{outcome.previous_version} → "
+                    f"v{outcome.version} (gated: {outcome.reason})"
+                ),
+                assignments_before={outcome.alias.value: outcome.previous_version},
+                assignments_after={outcome.alias.value: outcome.version},
+                details={"parity": "not applicable: a new version has no stored predictions"},
+            )
+        )
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def train(
-        config: Annotated[Path | None, typer.Option(help="Hyperparameter config file")] = None,
+        config: Annotated[
+            Path | None,
+            typer.Option(
+                help="Hyperparameter config file (default: TRAINING_CONFIG_PATH, else the "
+                "configs shipped with the package)"
+            ),
+        ] = None,
         model_types: Annotated[
             str | None, typer.Option(help="Families, comma-separated (default: all)")
         ] = None,
@@ -274,16 +363,20 @@ def register(app: typer.Typer) -> None:
         ] = None,
         skip_cache_sync: SkipCacheSync = False,
         skip_app_reload: SkipAppReload = False,
+        replace_live: ReplaceLive = False,
     ) -> None:
         """Train models from the config file, evaluate them in three steps, register them;
-        when aliases moved, publish them to the serving cache and reload the app."""
+        when aliases moved, publish them to the serving cache and reload the app. A new
+        version aimed at a non-empty Production or B becomes a challenger for the shadows
+        unless --replace-live."""
         from rps.cli.main import _settings
-        from rps.training.configs import ConfigError, load_config, parse_overrides, plan
+        from rps.training.configs import ConfigError, parse_overrides, plan
+        from rps.training.runner import Placement
         from rps.training.scheduling import Trigger, train_session
 
         settings = _settings()
         try:
-            config_file = load_config(config or settings.TRAINING_CONFIG_PATH)
+            config_file = load_training_config(settings, config)
             alias = _aliases(promote_alias)
             planned = plan(
                 config_file,
@@ -313,14 +406,19 @@ def register(app: typer.Typer) -> None:
                     trigger=Trigger.BOOTSTRAP if profile == "bootstrap" else Trigger.MANUAL,
                     load_dataset=lambda: context.load_dataset(rows),
                     runner=runner,
+                    placement=Placement.DIRECT if replace_live else Placement.CHALLENGER,
                     lifecycle=context.lifecycle,
                     planned=planned,
+                    training_since=settings.training_since(),
                 )
             console.print(f"dataset: {result.usable_rows} labelled rows")
             code = _report(context, result.outcomes)
+            if replace_live:
+                record_live_replacements(context, result.outcomes, "rps train --replace-live")
         finally:
             context.close()
         publish_moves(settings, result.outcomes, skip_cache_sync, skip_app_reload)
+        _print_placements(result.outcomes)
         raise typer.Exit(code)
 
     @app.command("train-aliases")
@@ -329,16 +427,19 @@ def register(app: typer.Typer) -> None:
         aliases: Annotated[str | None, typer.Option(help="Aliases (default: all four)")] = None,
         skip_cache_sync: SkipCacheSync = False,
         skip_app_reload: SkipAppReload = False,
+        replace_live: ReplaceLive = False,
     ) -> None:
-        """Retrain what each alias points at, with its own hyperparameters, onto the same alias;
-        then publish to the serving cache and reload the app."""
+        """Retrain what each alias points at, with its own hyperparameters: a shadow points at
+        its new version; a new Production or B version becomes a challenger for the shadows
+        unless --replace-live. Then publish to the serving cache and reload the app."""
         from rps.cli.main import _settings
-        from rps.training.configs import ConfigError, load_config
+        from rps.training.configs import ConfigError
+        from rps.training.runner import Placement
         from rps.training.scheduling import continue_aliases
 
         settings = _settings()
         try:
-            config_file = load_config(settings.TRAINING_CONFIG_PATH)
+            config_file = load_training_config(settings)
             families = _families(model_types)
         except ConfigError as exc:
             console.print(f"[red]{exc}[/red]")
@@ -358,11 +459,15 @@ def register(app: typer.Typer) -> None:
                     config=config_file,
                     families=families,
                     aliases=chosen_aliases,
+                    placement=Placement.DIRECT if replace_live else Placement.CHALLENGER,
                 )
             code = _report(context, outcomes)
+            if replace_live:
+                record_live_replacements(context, outcomes, "rps train-aliases --replace-live")
         finally:
             context.close()
         publish_moves(settings, outcomes, skip_cache_sync, skip_app_reload)
+        _print_placements(outcomes)
         raise typer.Exit(code)
 
     @app.command("train-scheduled")
@@ -371,15 +476,15 @@ def register(app: typer.Typer) -> None:
         skip_cache_sync: SkipCacheSync = False,
         skip_app_reload: SkipAppReload = False,
     ) -> None:
-        """The CronJob entry point: train when there is enough new data, then promote
-        (unless DISABLE_AUTO_PROMOTION or the training session failed)."""
+        """The CronJob entry point: train challengers when there is enough new data. Training
+        writes only the shadows (and fills an empty Production or B); promotion moves the rest."""
         from rps.cli.main import _settings
-        from rps.training.configs import ConfigError, load_config
+        from rps.training.configs import ConfigError
         from rps.training.scheduling import scheduled_training
 
         settings = _settings()
         try:
-            config_file = load_config(settings.TRAINING_CONFIG_PATH)
+            config_file = load_training_config(settings)
         except ConfigError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
@@ -397,22 +502,21 @@ def register(app: typer.Typer) -> None:
                     min_total_rows=settings.MIN_TOTAL_ROWS,
                     min_new_rows=settings.MIN_NEW_ROWS_FOR_TRAINING,
                     force=force,
+                    training_since=settings.training_since(),
                 )
             console.print(f"training session {result.training_run_id}: {result.reason}")
+            if result.rejected:
+                # Not a failure (exit 0): the gate did its job, the aliases keep their versions.
+                console.print(
+                    "[yellow]the gate refused every model trained: none registered[/yellow]"
+                )
             code = _report(context, result.outcomes) if result.outcomes else 0
             if result.failed:
                 code = 1
         finally:
             context.close()
         publish_moves(settings, result.outcomes, skip_cache_sync, skip_app_reload)
-        if result.failed:
-            console.print("[yellow]training failed: promotion skipped[/yellow]")
-        elif settings.DISABLE_AUTO_PROMOTION:
-            console.print("DISABLE_AUTO_PROMOTION is set: promotion skipped")
-        else:
-            from rps.cli.promotion import one_line, outcomes_table, run_promotion
-
-            outcomes = run_promotion(settings, None, dry_run=False, source="rps train-scheduled")
-            out.print(outcomes_table(outcomes, dry_run=False))
-            console.print(one_line(outcomes, dry_run=False))
+        # Promotion runs on its own clock (`rps promote`: the rps-promoter CronJob, or the
+        # `rps up` scheduler), never right after training: new shadows need games first.
+        _print_placements(result.outcomes)
         raise typer.Exit(code)

@@ -21,3 +21,7 @@ class GameFinished(GameError):
 
 class RoundConflict(GameError):
     """A move for a round that is not the next one, or a replay of a round with another move."""
+
+
+class GameAbandoned(GameFinished):
+    """The game was closed after a stretch without moves (SPEC §1.2) and accepts no more."""

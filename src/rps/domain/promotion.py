@@ -1,21 +1,25 @@
 """The pure promotion rules of SPEC §7: statistics, the Production/B decision, challenger ranking.
 
-Everything here is arithmetic on counts the promotion service reads from the database: games won
-and played by the Production and B versions since each took its alias, and each version's
-prediction accuracy. Nothing here reads, writes or moves an alias; the service applies the
-:class:`FamilyDecision` this module returns.
+Everything here is arithmetic on figures the promotion service reads from the database: games won
+and played by the Production and B versions since each took its alias, and each version's record
+as a challenger (its live counterfactual margin, its offline gym strength, its action accuracy).
+Nothing here reads, writes or moves an alias; the service applies the :class:`FamilyDecision`
+this module returns.
 
 Order of operations for one family (:func:`decide_family`):
 
 1. Production vs B on game win rate (:func:`decide_production`), by the ``winrate`` or the
-   ``sequential`` rule.
-2. If B wins, the two swap: Production takes B's version, B takes the old Production version.
-3. The three challenger slots (B, shadow1, shadow2) *as they are after step 2* are re-ranked by
-   action accuracy (:func:`rank_challengers`), so a demoted ex-Production competes on its own
-   accuracy and may be passed by a better shadow.
-4. :func:`combine` names the outcome: a swap wins over a reorder (``reorder_applied`` then says
-   whether the challengers moved too); a reorder alone is ``alias_reorder``; otherwise the
-   Production decision stands.
+   ``sequential`` rule. Under ``sequential`` the test *concludes* when B is better (swap), when B
+   is worse (futility: retain) or when B has played ``max_games`` games (``test_exhausted``);
+   otherwise it is still running and nothing moves (``insufficient_data``).
+2. Only when the test has concluded (or B is empty) are the challengers ranked
+   (:func:`rank_challengers`): B, the shadows and, after a swap, the old Production, by live
+   counterfactual margin per model round, falling back to offline gym strength for versions with
+   too few scored rounds. The best takes B — never the B that just lost — and the rest fill the
+   shadows in order.
+3. The decision names the outcome: a swap wins over a new B (``challenger_to_b``), which wins
+   over a reorder of the shadows (``alias_reorder``); otherwise the test's outcome stands.
+   ``reorder_applied`` says the challengers moved beyond what a swap alone does.
 """
 
 from __future__ import annotations
@@ -48,12 +52,26 @@ class PromotionRule(StrEnum):
 
 
 class PromotionDecision(StrEnum):
-    """The decision written to the promotion ledger for one family."""
+    """The decision written to the promotion ledger for one family (or one manual move)."""
 
     SWAP_PRODUCTION_B = "swap_production_b"
     RETAIN_PRODUCTION = "retain_production"
+    TEST_EXHAUSTED = "test_exhausted"
     INSUFFICIENT_DATA = "insufficient_data"
+    CHALLENGER_TO_B = "challenger_to_b"
     ALIAS_REORDER = "alias_reorder"
+    ALIAS_SET = "alias_set"
+    ROLLBACK = "rollback"
+
+
+# Outcomes of the Production/B step after which the challengers are re-ranked.
+CONCLUDED = frozenset(
+    {
+        PromotionDecision.SWAP_PRODUCTION_B,
+        PromotionDecision.RETAIN_PRODUCTION,
+        PromotionDecision.TEST_EXHAUSTED,
+    }
+)
 
 
 def _check_counts(wins: int, games: int, what: str) -> None:
@@ -150,6 +168,11 @@ class SequentialTest:
         _check_alpha(alpha)
         return self.difference > 0.0 and self.log_likelihood_ratio >= -math.log(alpha)
 
+    def b_is_worse(self, alpha: float) -> bool:
+        """B is declared worse (futility): Λ ≥ 1/alpha and Production's rate is the higher."""
+        _check_alpha(alpha)
+        return self.difference < 0.0 and self.log_likelihood_ratio >= -math.log(alpha)
+
 
 def sequential_test(
     a_wins: int,
@@ -226,20 +249,30 @@ def sample_ratio_mismatch_p(
 class ProductionDecision:
     """Production vs B for one family. ``z`` and ``p_value`` (pooled two-proportion, one-sided,
     B better) are reported under every rule for telemetry; ``sequential`` only under the
-    sequential rule."""
+    sequential rule. ``b`` is None when the family's B alias is empty (no test)."""
 
     decision: PromotionDecision
     rule: PromotionRule
     production: ArmStats
-    b: ArmStats
-    z: float
-    p_value: float
+    b: ArmStats | None
+    z: float | None
+    p_value: float | None
     reason: str
     sequential: SequentialTest | None = None
 
     @property
     def swaps(self) -> bool:
         return self.decision is PromotionDecision.SWAP_PRODUCTION_B
+
+    @property
+    def concluded(self) -> bool:
+        """The test is over (or there is none): the challengers are ranked."""
+        return self.b is None or self.decision in CONCLUDED
+
+    @property
+    def b_lost(self) -> bool:
+        """B's test ended without B winning: that B does not take B again this run."""
+        return self.b is not None and self.concluded and not self.swaps
 
 
 def decide_production(
@@ -249,6 +282,7 @@ def decide_production(
     rule: PromotionRule | str,
     min_games: int,
     alpha: float,
+    max_games: int | None = None,
     mixture_variance: float = DEFAULT_MIXTURE_VARIANCE,
 ) -> ProductionDecision:
     """Whether B replaces Production (SPEC §7).
@@ -256,10 +290,12 @@ def decide_production(
     - Same version in both aliases → ``retain_production``: there is nothing to swap.
     - Either arm below ``min_games`` games → ``insufficient_data`` (both rules).
     - ``winrate``: the higher win rate is Production; a tie keeps the incumbent. B leads → swap.
-    - ``sequential``: swap only when :func:`sequential_test` says B is better at ``alpha``;
-      otherwise retain, however the raw win rates compare.
+    - ``sequential``: swap when :func:`sequential_test` says B is better at ``alpha``; retain
+      when it says B is worse (futility); ``test_exhausted`` once B has played ``max_games``
+      games without either; otherwise the test goes on (``insufficient_data``).
 
-    Raises ValueError for an unknown rule, a negative ``min_games`` or an ``alpha`` outside (0, 1).
+    Raises ValueError for an unknown rule, a negative ``min_games``, a ``max_games`` below 1 or
+    an ``alpha`` outside (0, 1).
     """
     try:
         chosen = PromotionRule(rule)
@@ -268,6 +304,8 @@ def decide_production(
         raise ValueError(f"unknown promotion rule {rule!r}; expected one of: {known}") from None
     if min_games < 0:
         raise ValueError(f"min_games must be non-negative, got {min_games}")
+    if max_games is not None and max_games < 1:
+        raise ValueError(f"max_games must be at least 1, got {max_games}")
     _check_alpha(alpha)
 
     z, p_value = two_proportion_z(production.wins, production.games, b.wins, b.games)
@@ -332,129 +370,131 @@ def decide_production(
             PromotionDecision.SWAP_PRODUCTION_B,
             f"sequential rule: B is better at alpha={alpha:g}",
         )
+    if sequential.b_is_worse(alpha):
+        return decided(
+            PromotionDecision.RETAIN_PRODUCTION,
+            f"sequential rule: B is worse at alpha={alpha:g} (futility)",
+        )
+    if max_games is not None and b.games >= max_games:
+        return decided(
+            PromotionDecision.TEST_EXHAUSTED,
+            f"sequential rule: B played {b.games} games (the most a test runs is {max_games})"
+            f" without a difference at alpha={alpha:g}; Production stays",
+        )
     return decided(
-        PromotionDecision.RETAIN_PRODUCTION,
-        f"sequential rule: no evidence at alpha={alpha:g} that B is better",
+        PromotionDecision.INSUFFICIENT_DATA,
+        f"sequential rule: the test goes on, no difference yet at alpha={alpha:g}",
     )
 
 
 @dataclass(frozen=True, slots=True)
 class ChallengerStats:
-    """One alias's version and its action accuracy over all its recorded predictions."""
+    """One version's record as a challenger.
 
-    alias: Alias
+    ``predictions``/``accuracy``: all its recorded predictions in the family, whichever alias
+    it held. ``scored``/``margin``: its rows scored by the current decision layer and their
+    mean counterfactual point margin per model round. ``gym``: its offline gym win rate on the
+    holdout part (None when it was never measured).
+    """
+
+    alias: Alias | None
     version: str
-    predictions: int
-    accuracy: float
+    predictions: int = 0
+    accuracy: float = 0.0
+    scored: int = 0
+    margin: float | None = None
+    gym: float | None = None
 
     def __post_init__(self) -> None:
-        if self.predictions < 0:
+        if self.predictions < 0 or self.scored < 0:
             raise ValueError(
-                f"{self.alias} v{self.version}: predictions must be non-negative,"
-                f" got {self.predictions}"
+                f"v{self.version}: prediction counts must be non-negative,"
+                f" got {self.predictions} and {self.scored}"
             )
         if not 0.0 <= self.accuracy <= 1.0:  # also rejects NaN
             raise ValueError(
-                f"{self.alias} v{self.version}: accuracy must be between 0 and 1,"
-                f" got {self.accuracy}"
+                f"v{self.version}: accuracy must be between 0 and 1, got {self.accuracy}"
             )
+        if self.gym is not None and not 0.0 <= self.gym <= 1.0:
+            raise ValueError(f"v{self.version}: gym win rate must be in [0, 1], got {self.gym}")
+        if self.margin is not None and not math.isfinite(self.margin):
+            raise ValueError(f"v{self.version}: margin must be finite, got {self.margin}")
 
-    def describe(self) -> str:
-        return f"v{self.version} ({_percent(self.accuracy)} of {self.predictions} predictions)"
+    def evidence(self, min_predictions: int) -> str:
+        """What this version is ranked on: ``live``, ``gym`` or ``none``."""
+        if self.margin is not None and self.scored >= min_predictions:
+            return "live"
+        if self.gym is not None:
+            return "gym"
+        return "none"
+
+    def describe(self, min_predictions: int) -> str:
+        kind = self.evidence(min_predictions)
+        if kind == "live":
+            assert self.margin is not None
+            return f"v{self.version} (margin {self.margin:+.3f} over {self.scored} rounds)"
+        if kind == "gym":
+            assert self.gym is not None
+            return f"v{self.version} (gym {_percent(self.gym)}, {self.scored} scored rounds)"
+        return f"v{self.version} (no strength figures yet)"
+
+
+def _rank_key(
+    stats: ChallengerStats, position: int, min_predictions: int
+) -> tuple[int, float, float, int]:
+    """Live margin first (it is this bot's own record against real players), then offline gym
+    strength, then none; ties: accuracy, then current order."""
+    kind = stats.evidence(min_predictions)
+    if kind == "live":
+        assert stats.margin is not None
+        tier, value = 2, stats.margin
+    elif kind == "gym":
+        assert stats.gym is not None
+        tier, value = 1, stats.gym
+    else:
+        tier, value = 0, 0.0
+    return (-tier, -value, -stats.accuracy, position)
+
+
+def rank_challengers(
+    candidates: Sequence[ChallengerStats], *, min_predictions: int
+) -> tuple[ChallengerStats, ...]:
+    """``candidates`` (in their current order) best first (SPEC §7)."""
+    if min_predictions < 0:
+        raise ValueError(f"min_predictions must be non-negative, got {min_predictions}")
+    versions = [c.version for c in candidates]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"a version may compete once; got {', '.join(versions)}")
+    order = sorted(
+        range(len(candidates)), key=lambda i: _rank_key(candidates[i], i, min_predictions)
+    )
+    return tuple(candidates[i] for i in order)
 
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """The challenger slots (B, shadow1, shadow2) before and after re-ranking by accuracy."""
+    """The challengers as ranked (best first) and the slots B, shadow1, shadow2 before/after."""
 
-    current: tuple[ChallengerStats, ...]
     ranked: tuple[ChallengerStats, ...]
+    before: tuple[str | None, str | None, str | None]
+    after: tuple[str | None, str | None, str | None]
     min_predictions: int
-
-    @property
-    def before(self) -> tuple[str, ...]:
-        """Versions in B, shadow1, shadow2 order before re-ranking."""
-        return tuple(c.version for c in self.current)
-
-    @property
-    def after(self) -> tuple[str, ...]:
-        """Versions in B, shadow1, shadow2 order after re-ranking."""
-        return tuple(c.version for c in self.ranked)
+    barred: frozenset[str] = frozenset()
 
     @property
     def changed(self) -> bool:
         return self.before != self.after
 
-    @property
-    def moves(self) -> dict[Alias, tuple[str, str]]:
-        """Each challenger alias whose version changes → (old version, new version)."""
-        return {
-            alias: (old, new)
-            for alias, old, new in zip(CHALLENGER_ALIASES, self.before, self.after, strict=True)
-            if old != new
-        }
-
     def describe(self) -> str:
-        if not self.changed:
-            return "challenger order unchanged"
-        moved = ", ".join(
-            f"{alias} ← {stats.describe()}"
-            for alias, stats, old in zip(CHALLENGER_ALIASES, self.ranked, self.before, strict=True)
-            if stats.version != old
-        )
-        return f"challengers re-ranked by accuracy: {moved}"
-
-
-def _rank_key(stats: ChallengerStats, position: int) -> tuple[float, int, int]:
-    return (-stats.accuracy, -stats.predictions, position)
-
-
-def rank_challengers(current: Sequence[ChallengerStats], *, min_predictions: int) -> Ranking:
-    """Re-rank the challenger slots so B holds the best challenger (SPEC §7).
-
-    ``current`` is the three slots in the order B, shadow1, shadow2. Versions are ordered by
-    accuracy (higher first), then by more predictions, then by current order. A version with
-    fewer than ``min_predictions`` predictions is *ineligible*: its accuracy is not yet trusted
-    enough to move it up. Precisely, the slots are filled from the top; each position goes to the
-    better (by the order above) of
-
-    - the best eligible version not yet placed, and
-    - the first ineligible version not yet placed, in current order, if this position is at or
-      below its current one.
-
-    So ineligible versions keep their relative order and never end above their current position,
-    but an eligible version with better accuracy passes them (they move down). With every version
-    eligible this is a plain sort; re-ranking a ranked order changes nothing.
-    """
-    if min_predictions < 0:
-        raise ValueError(f"min_predictions must be non-negative, got {min_predictions}")
-    slots = tuple(current)
-    aliases = tuple(c.alias for c in slots)
-    if aliases != CHALLENGER_ALIASES:
-        expected = ", ".join(CHALLENGER_ALIASES)
-        got = ", ".join(aliases) or "nothing"
-        raise ValueError(f"challengers must be given in the order {expected}; got {got}")
-
-    eligible = sorted(
-        (i for i, c in enumerate(slots) if c.predictions >= min_predictions),
-        key=lambda i: _rank_key(slots[i], i),
-    )
-    ineligible = [i for i, c in enumerate(slots) if c.predictions < min_predictions]
-    order: list[int] = []
-    for position in range(len(slots)):
-        candidates = []
-        if eligible:
-            candidates.append(eligible[0])
-        if ineligible and ineligible[0] <= position:
-            candidates.append(ineligible[0])
-        # Never empty: some slot whose current position is ≤ this one is still unplaced.
-        best = min(candidates, key=lambda i: _rank_key(slots[i], i))
-        (eligible if best in eligible else ineligible).remove(best)
-        order.append(best)
-    ranked = tuple(
-        replace(slots[i], alias=alias) for alias, i in zip(CHALLENGER_ALIASES, order, strict=True)
-    )
-    return Ranking(current=slots, ranked=ranked, min_predictions=min_predictions)
+        if not self.ranked:
+            return "no challenger to rank"
+        order = " > ".join(c.describe(self.min_predictions) for c in self.ranked)
+        text = f"challengers ranked: {order}"
+        if self.barred:
+            text += (
+                f"; not eligible for B this run: {', '.join('v' + v for v in sorted(self.barred))}"
+            )
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,106 +503,168 @@ class FamilyDecision:
 
     decision: PromotionDecision
     production: ProductionDecision
-    ranking: Ranking
-    reorder_applied: bool  # the challenger slots were re-ordered (alone or after a swap)
-    assignments_before: dict[Alias, str]
-    assignments_after: dict[Alias, str]
+    ranking: Ranking | None  # None while the test goes on (nothing is ranked)
+    reorder_applied: bool  # the challengers moved beyond what a swap alone does
+    assignments_before: dict[Alias, str | None]
+    assignments_after: dict[Alias, str | None]
     reason: str
 
     @property
-    def moves(self) -> dict[Alias, tuple[str, str]]:
-        """Each alias whose version changes → (old version, new version), in alias order."""
+    def moves(self) -> dict[Alias, tuple[str | None, str | None]]:
+        """Each alias whose version changes → (old version, new version), in alias order; a new
+        version None empties the alias."""
         return {
-            alias: (self.assignments_before[alias], self.assignments_after[alias])
+            alias: (self.assignments_before.get(alias), self.assignments_after.get(alias))
             for alias in Alias
-            if self.assignments_before[alias] != self.assignments_after[alias]
+            if self.assignments_before.get(alias) != self.assignments_after.get(alias)
         }
 
+    @property
+    def concluded(self) -> bool:
+        return self.production.concluded
 
-def combine(production_decision: ProductionDecision, ranking: Ranking) -> FamilyDecision:
-    """The family's final decision from the Production/B decision and the challenger ranking.
 
-    ``ranking`` must rank the challenger slots as they are *after* the Production step: after a
-    swap, B holds the old Production version (ValueError otherwise). A swap wins over a reorder;
-    a reorder alone is ``alias_reorder``; otherwise the Production decision stands.
-    ``reorder_applied`` is True whenever the ranking changed the challenger slots.
-    """
-    swapped = production_decision.swaps
-    old_production = production_decision.production.version
-    old_b = production_decision.b.version
-    expected_b = old_production if swapped else old_b
-    if ranking.before[0] != expected_b:
-        step = "after the swap" if swapped else "without a swap"
-        raise ValueError(
-            f"the ranking must start from the challenger slots {step}: B should hold"
-            f" v{expected_b}, got v{ranking.before[0]}"
-        )
-    before = {
-        Alias.PRODUCTION: old_production,
-        Alias.B: old_b,
-        Alias.SHADOW1: ranking.before[1],
-        Alias.SHADOW2: ranking.before[2],
-    }
-    after = {Alias.PRODUCTION: old_b if swapped else old_production}
-    after.update(zip(CHALLENGER_ALIASES, ranking.after, strict=True))
-    if swapped:
-        decision = PromotionDecision.SWAP_PRODUCTION_B
-    elif ranking.changed:
-        decision = PromotionDecision.ALIAS_REORDER
-    else:
-        decision = production_decision.decision
-    return FamilyDecision(
-        decision=decision,
-        production=production_decision,
-        ranking=ranking,
-        reorder_applied=ranking.changed,
-        assignments_before=before,
-        assignments_after=after,
-        reason=f"{production_decision.reason}. {ranking.describe()}",
+def _no_test(production: ArmStats, rule: PromotionRule) -> ProductionDecision:
+    return ProductionDecision(
+        decision=PromotionDecision.INSUFFICIENT_DATA,
+        rule=rule,
+        production=production,
+        b=None,
+        z=None,
+        p_value=None,
+        reason="B is empty: no test to run",
     )
 
 
 def decide_family(
     production: ArmStats,
-    b: ArmStats,
-    production_accuracy: ChallengerStats,
+    b: ArmStats | None,
+    production_record: ChallengerStats,
     challengers: Sequence[ChallengerStats],
     *,
     rule: PromotionRule | str,
     min_games: int,
     min_predictions: int,
     alpha: float,
+    max_games: int | None = None,
+    blocked: frozenset[str] = frozenset(),
     mixture_variance: float = DEFAULT_MIXTURE_VARIANCE,
 ) -> FamilyDecision:
-    """The whole §7 decision for one family: Production vs B, swap, re-rank, combine.
+    """The whole §7 decision for one family.
 
-    ``production_accuracy`` is the Production version's prediction record (alias Production);
-    ``challengers`` the records of B, shadow1 and shadow2, in that order. After a swap the old
-    Production version takes B's slot with its own record and is ranked among the challengers.
+    ``production_record`` is the Production version's challenger record; ``challengers`` the
+    records of the versions B, shadow1 and shadow2 hold (each with its alias; empty aliases
+    absent; B's first when B is set). ``blocked`` versions may not become Production or B this
+    run (they failed the parity check): a swap to a blocked B is vetoed (Production stays, B
+    lost), and a blocked challenger does not take B.
     """
-    if production_accuracy.alias is not Alias.PRODUCTION:
+    chosen = PromotionRule(rule)
+    if production_record.version != production.version:
         raise ValueError(
-            "production_accuracy must be the Production alias's record,"
-            f" got {production_accuracy.alias}"
+            f"Production's games are for v{production.version} but its record is for"
+            f" v{production_record.version}"
         )
-    if production_accuracy.version != production.version:
+    by_alias = {c.alias: c for c in challengers}
+    if len(by_alias) != len(challengers) or not set(by_alias) <= set(CHALLENGER_ALIASES):
+        raise ValueError("challengers must be the records of distinct B/shadow1/shadow2 aliases")
+    if (b is None) != (Alias.B not in by_alias):
+        raise ValueError("B's games and B's record must be given together")
+    if b is not None and by_alias[Alias.B].version != b.version:
         raise ValueError(
-            f"Production's games are for v{production.version} but its accuracy is for"
-            f" v{production_accuracy.version}"
+            f"B's games are for v{b.version} but B's record is for v{by_alias[Alias.B].version}"
         )
-    if not challengers or challengers[0].version != b.version:
-        got = f"v{challengers[0].version}" if challengers else "nothing"
-        raise ValueError(f"B's games are for v{b.version} but B's accuracy is for {got}")
-    production_decision = decide_production(
-        production,
-        b,
-        rule=rule,
-        min_games=min_games,
-        alpha=alpha,
-        mixture_variance=mixture_variance,
+
+    if b is None:
+        decision = _no_test(production, chosen)
+    else:
+        decision = decide_production(
+            production,
+            b,
+            rule=chosen,
+            min_games=min_games,
+            alpha=alpha,
+            max_games=max_games,
+            mixture_variance=mixture_variance,
+        )
+        if decision.swaps and b.version in blocked:
+            decision = replace(
+                decision,
+                decision=PromotionDecision.RETAIN_PRODUCTION,
+                reason=f"{decision.reason}; the swap is vetoed: v{b.version} failed the parity"
+                " check",
+            )
+
+    def version_at(alias: Alias) -> str | None:
+        held = by_alias.get(alias)
+        return held.version if held is not None else None
+
+    before: dict[Alias, str | None] = {Alias.PRODUCTION: production.version}
+    before.update({alias: version_at(alias) for alias in CHALLENGER_ALIASES})
+    slots_before = (before[Alias.B], before[Alias.SHADOW1], before[Alias.SHADOW2])
+    if not decision.concluded:
+        return FamilyDecision(
+            decision=decision.decision,
+            production=decision,
+            ranking=None,
+            reorder_applied=False,
+            assignments_before=before,
+            assignments_after=dict(before),
+            reason=f"{decision.reason}. Challengers stay as they are until the test concludes",
+        )
+
+    pool: list[ChallengerStats] = []
+    if decision.swaps:
+        pool.append(replace(production_record, alias=Alias.B))
+    elif Alias.B in by_alias:
+        pool.append(by_alias[Alias.B])
+    pool.extend(by_alias[a] for a in (Alias.SHADOW1, Alias.SHADOW2) if a in by_alias)
+    barred = set(blocked)
+    if decision.b_lost and b is not None:
+        barred.add(b.version)
+    ranked = rank_challengers(pool, min_predictions=min_predictions)
+    eligible = [c for c in ranked if c.version not in barred]
+    if eligible:
+        new_b: str | None = eligible[0].version
+    elif decision.swaps:
+        new_b = production.version  # nothing else may take B: the old Production does
+    else:
+        new_b = before[Alias.B]  # B keeps its version rather than standing empty
+    rest = [c.version for c in ranked if c.version != new_b]
+    after: dict[Alias, str | None] = {
+        Alias.PRODUCTION: b.version if decision.swaps and b is not None else production.version,
+        Alias.B: new_b,
+        Alias.SHADOW1: rest[0] if len(rest) > 0 else None,
+        Alias.SHADOW2: rest[1] if len(rest) > 1 else None,
+    }
+    slots_after = (after[Alias.B], after[Alias.SHADOW1], after[Alias.SHADOW2])
+    ranking = Ranking(
+        ranked=ranked,
+        before=slots_before,
+        after=slots_after,
+        min_predictions=min_predictions,
+        barred=frozenset(barred & {c.version for c in pool}),
     )
-    slots = list(challengers)
-    if production_decision.swaps:
-        slots[0] = replace(production_accuracy, alias=Alias.B)
-    ranking = rank_challengers(slots, min_predictions=min_predictions)
-    return combine(production_decision, ranking)
+    if decision.swaps:
+        plain_swap = (production.version, before[Alias.SHADOW1], before[Alias.SHADOW2])
+        reorder_applied = slots_after != plain_swap
+        outcome = PromotionDecision.SWAP_PRODUCTION_B
+    else:
+        reorder_applied = slots_after != slots_before
+        if after[Alias.B] != before[Alias.B]:
+            outcome = PromotionDecision.CHALLENGER_TO_B
+        elif reorder_applied:
+            outcome = PromotionDecision.ALIAS_REORDER
+        else:
+            outcome = decision.decision
+    reason = f"{decision.reason}. {ranking.describe()}"
+    if outcome is PromotionDecision.CHALLENGER_TO_B:
+        reason += f". v{new_b} takes B"
+    return FamilyDecision(
+        decision=outcome,
+        production=decision,
+        ranking=ranking,
+        reorder_applied=reorder_applied,
+        assignments_before=before,
+        assignments_after=after,
+        reason=reason,
+    )

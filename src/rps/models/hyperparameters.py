@@ -1,6 +1,7 @@
 """Each family's hyperparameters: validated, with the defaults of SPEC §5.
 
-They come from ``configs/model_hyperparameters.json`` and ``--set key=value`` overrides, so every
+They come from the config file (``rps/configs/model_hyperparameters.json`` unless
+TRAINING_CONFIG_PATH names another) and ``--set key=value`` overrides, so every
 check names the field it refuses (pydantic does) and unknown names are errors (``extra="forbid"``
 on :class:`~rps.models.base.Hyperparameters`). Numbers are coerced the usual pydantic way
 (``"64"`` → 64), but ``class_weight_balanced`` is a real boolean: ``"false"`` is refused rather

@@ -52,7 +52,9 @@ PROMOTION_DECISIONS = (
     "alias_reorder",
     "alias_set",
 )
-TRAINING_STATUSES = ("succeeded", "failed", "skipped")
+# Sessions (model_type="all") are succeeded, failed, skipped or rejected (the gate refused every
+# model); a family's models succeeded, failed or were rejected (skipped stays 0 for them).
+TRAINING_STATUSES = ("succeeded", "failed", "skipped", "rejected")
 TRAINING_MODEL_TYPES = (*(f.value for f in Family), "all")  # "all": whole training sessions
 TRAINING_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
 # The baselines each version's gym figure is shown beside (SPEC §4.1), on the same games.
@@ -98,7 +100,11 @@ class LifecycleSnapshot:
     alias_rank: dict[tuple[str, str], int] = field(default_factory=dict)  # (family, alias)
     games_since_swap: dict[tuple[str, str], int] = field(default_factory=dict)
     training_completed: dict[tuple[str, str], int] = field(default_factory=dict)  # (type, status)
-    training_durations: tuple[float, ...] = ()
+    # Sessions that trained, counted by the database: cumulative counts per TRAINING_BUCKETS
+    # bound (empty: none yet), their number and total seconds.
+    training_duration_buckets: tuple[int, ...] = ()
+    training_duration_count: int = 0
+    training_duration_sum_s: float = 0.0
     # Of the version each family@alias holds: its holdout gym win rate, the baselines' on the
     # same games ((family, alias, baseline)), and its mean counterfactual margin per model round.
     gym_win_rate: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -199,16 +205,16 @@ class LifecycleCollector:
         for t in TRAINING_MODEL_TYPES:
             for st in TRAINING_STATUSES:
                 completed.add_metric([t, st], snap.training_completed.get((t, st), 0))
-        durations = sorted(snap.training_durations)
+        counted = snap.training_duration_buckets or (0,) * len(TRAINING_BUCKETS)
         buckets = [
-            (str(bound), float(sum(d <= bound for d in durations))) for bound in TRAINING_BUCKETS
+            (str(bound), float(n)) for bound, n in zip(TRAINING_BUCKETS, counted, strict=True)
         ]
-        buckets.append(("+Inf", float(len(durations))))
+        buckets.append(("+Inf", float(snap.training_duration_count)))
         duration = HistogramMetricFamily(
             "rps_training_duration_seconds",
-            "Durations of finished training sessions",
+            "Durations of training sessions that trained (every one, not only recent ones)",
             buckets=buckets,
-            sum_value=float(sum(durations)),
+            sum_value=snap.training_duration_sum_s,
         )
         gym = GaugeMetricFamily(
             "rps_model_gym_win_rate",

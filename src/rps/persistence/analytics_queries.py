@@ -9,7 +9,10 @@ game's figures are the player's own view and take no filter at all.
 
 Counts come from ``games`` alone: ``rounds_played`` is maintained with every stored round (it
 is the compare-and-set guard of ``GameRepository.append_round``), so no query scans ``rounds``.
-A "game" in a rate is a finished one (``winner`` set); ties count as games.
+A "game" in a rate is a finished one (``winner`` set); ties count as games. Games closed as
+abandoned (SPEC §1.2) are finished games like completed ones, and the figures can be narrowed to
+one ``finished_reason``; streaks and the leaderboard count completed games only, so walking
+away from a game can neither earn nor protect a ranking.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from rps.domain.move import Winner
 from rps.domain.personas import PersonaName
 from rps.domain.policy import Policy
 from rps.persistence.database import Database
-from rps.persistence.records import GameSource
+from rps.persistence.records import FinishedReason, GameSource
 from rps.persistence.tables import games
 
 # A simulated player's name: "sim" in any letter case, then anything, ending in an ASCII digit
@@ -151,6 +154,7 @@ class GameSummary:
     created_at: datetime
     finished_at: datetime | None
     source: str
+    finished_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +184,7 @@ def _sum_if(condition: ColumnElement[bool], column: ColumnElement[Any]) -> Colum
 
 
 _FINISHED = games.c.winner.is_not(None)
+_COMPLETED = games.c.finished_reason == FinishedReason.COMPLETED.value
 _TALLY_FIELDS: Final = ("games", "user_wins", "bot_wins", "ties")
 
 
@@ -202,11 +207,16 @@ def _tally(row: Any, prefix: str = "") -> Tally:
     return Tally(*(int(mapping[f"{prefix}{field}"]) for field in _TALLY_FIELDS))
 
 
-def _public(since: datetime | None) -> list[ColumnElement[bool]]:
-    """The filters of every public figure: no test games, none created before ``since``."""
+def _public(
+    since: datetime | None, reason: FinishedReason | None = None
+) -> list[ColumnElement[bool]]:
+    """The filters of every public figure: no test games, none created before ``since``; with
+    ``reason``, only games that finished for that reason."""
     conditions: list[ColumnElement[bool]] = [games.c.is_test.is_(False)]
     if since is not None:
         conditions.append(games.c.created_at >= since)
+    if reason is not None:
+        conditions.append(games.c.finished_reason == reason.value)
     return conditions
 
 
@@ -237,8 +247,11 @@ def _name_order(db: Database) -> ColumnElement[Any]:
 # -- queries -------------------------------------------------------------------------------------
 
 
-def global_stats(db: Database, *, since: datetime | None) -> GlobalStats:
-    """Totals over every public game (any source), and the same per model policy."""
+def global_stats(
+    db: Database, *, since: datetime | None, reason: FinishedReason | None = None
+) -> GlobalStats:
+    """Totals over every public game (any source), and the same per model policy; with
+    ``reason``, over the games that finished for it (then none is active)."""
     person = _played_by_a_person()
     query = select(
         *_tally_columns(""),
@@ -250,7 +263,7 @@ def global_stats(db: Database, *, since: datetime | None) -> GlobalStats:
             for policy in _POLICIES
             for column in _tally_columns(f"{policy}_", games.c.policy == policy)
         ),
-    ).where(*_public(since))
+    ).where(*_public(since, reason))
     with db.read() as conn:
         row = conn.execute(query).one()
     return GlobalStats(
@@ -262,13 +275,20 @@ def global_stats(db: Database, *, since: datetime | None) -> GlobalStats:
     )
 
 
-def policy_stats(db: Database, policy: Policy, *, since: datetime | None) -> PolicyStats:
-    """One model policy's record against everyone (any source) in public games."""
+def policy_stats(
+    db: Database,
+    policy: Policy,
+    *,
+    since: datetime | None,
+    reason: FinishedReason | None = None,
+) -> PolicyStats:
+    """One model policy's record against everyone (any source) in public games (with
+    ``reason``: those that finished for it)."""
     query = select(
         *_tally_columns(""),
         func.coalesce(func.sum(games.c.rounds_played), _int(0)).label("rounds"),
         _sum_if(_FINISHED, games.c.rounds_played).label("finished_rounds"),
-    ).where(*_public(since), games.c.policy == policy.value)
+    ).where(*_public(since, reason), games.c.policy == policy.value)
     with db.read() as conn:
         row = conn.execute(query).one()
     return PolicyStats(
@@ -279,14 +299,21 @@ def policy_stats(db: Database, policy: Policy, *, since: datetime | None) -> Pol
     )
 
 
-def player_stats(db: Database, player_name: str, *, since: datetime | None) -> PlayerStats | None:
-    """A player's record (exact name, any source) in public games; None if they have none.
+def player_stats(
+    db: Database,
+    player_name: str,
+    *,
+    since: datetime | None,
+    reason: FinishedReason | None = None,
+) -> PlayerStats | None:
+    """A player's record (exact name, any source) in public games (with ``reason``: those that
+    finished for it); None if they have none.
 
     A player whose only games are unfinished exists (all counts zero).
     """
     query = (
         select(games.c.policy, *_tally_columns(""))
-        .where(*_public(since), games.c.player_name == player_name)
+        .where(*_public(since, reason), games.c.player_name == player_name)
         .group_by(games.c.policy)
     )
     with db.read() as conn:
@@ -307,9 +334,10 @@ def player_stats(db: Database, player_name: str, *, since: datetime | None) -> P
 def leaderboard(
     db: Database, *, since: datetime | None, min_games: int, limit: int
 ) -> list[LeaderboardEntry]:
-    """People with ≥ ``min_games`` finished public games, best first.
+    """People with ≥ ``min_games`` completed public games, best first (abandoned games do
+    not count: a ranking is earned by finishing games).
 
-    Order: win rate (wins / finished games) descending, then games descending, then name in
+    Order: win rate (wins / completed games) descending, then games descending, then name in
     code-point order. Every filter runs in SQL before the ``LIMIT``.
     """
     n_games = func.count()
@@ -322,7 +350,7 @@ def leaderboard(
             _count_if(games.c.winner == Winner.BOT.value).label("bot_wins"),
             _count_if(games.c.winner == Winner.TIE.value).label("ties"),
         )
-        .where(*_public(since), _FINISHED, _played_by_a_person())
+        .where(*_public(since), _FINISHED, _COMPLETED, _played_by_a_person())
         .group_by(games.c.player_name)
         .having(n_games >= min_games)
         # Both backends divide doubles exactly (IEEE), so 2/4 and 3/6 tie as they should.
@@ -334,9 +362,16 @@ def leaderboard(
     return [LeaderboardEntry(player_name=row.player_name, tally=_tally(row)) for row in rows]
 
 
-def bot_win_rates(db: Database, *, since: datetime | None, human_only: bool) -> dict[str, Tally]:
-    """Each model policy's record in public games: against people only, or against everyone."""
-    conditions = _public(since)
+def bot_win_rates(
+    db: Database,
+    *,
+    since: datetime | None,
+    human_only: bool,
+    reason: FinishedReason | None = None,
+) -> dict[str, Tally]:
+    """Each model policy's record in public games: against people only, or against everyone
+    (with ``reason``: in the games that finished for it)."""
+    conditions = _public(since, reason)
     if human_only:
         conditions.append(_played_by_a_person())
     query = select(
@@ -352,7 +387,7 @@ def bot_win_rates(db: Database, *, since: datetime | None, human_only: bool) -> 
 
 
 def streaks(winners: Iterable[str]) -> tuple[int, int]:
-    """(best, current) runs of consecutive user wins in finished games, oldest first.
+    """(best, current) runs of consecutive user wins in completed games, oldest first.
 
     A loss or a tie ends a run; ``current`` is the run the newest games end with.
     """
@@ -368,11 +403,12 @@ def win_streaks(
 ) -> list[StreakEntry]:
     """People ranked by their longest run of wins (then current run, then name).
 
-    Reads the newest :data:`STREAK_GAMES_READ` finished public games of people (against
+    Reads the newest :data:`STREAK_GAMES_READ` completed public games of people (against
     ``opponent`` only, when given) — three short columns each — and walks them once: O(n) for
     n games read, plus O(p log p) to rank the p players. Players without a win are left out.
+    Abandoned games neither extend nor break a run.
     """
-    conditions = [*_public(since), _FINISHED, _played_by_a_person()]
+    conditions = [*_public(since), _FINISHED, _COMPLETED, _played_by_a_person()]
     if opponent is not None:
         conditions.append(games.c.policy == opponent.value)
     query = (
@@ -410,6 +446,7 @@ def _summary(row: Any) -> GameSummary:
         created_at=row.created_at,
         finished_at=row.finished_at,
         source=row.source,
+        finished_reason=row.finished_reason,
     )
 
 
@@ -427,6 +464,7 @@ _SUMMARY_COLUMNS: Final = (
     games.c.created_at,
     games.c.finished_at,
     games.c.source,
+    games.c.finished_reason,
 )
 
 
@@ -437,10 +475,11 @@ def recent_games(
     player_name: str | None,
     policy: Policy | None,
     limit: int,
+    reason: FinishedReason | None = None,
 ) -> list[GameSummary]:
-    """Public games (any source, finished or not), newest first, optionally one player's or
-    one policy's."""
-    conditions = _public(since)
+    """Public games (any source, finished or not), newest first, optionally one player's, one
+    policy's, or only those that finished for ``reason``."""
+    conditions = _public(since, reason)
     if player_name is not None:
         conditions.append(games.c.player_name == player_name)
     if policy is not None:
@@ -464,12 +503,13 @@ def game_summary(db: Database, game_id: str) -> GameSummary | None:
 
 
 def session_stats(db: Database, session_id: str) -> SessionStats:
-    """A session's record and streaks over all its games, whatever their flags.
+    """A session's record and streaks over all its games, whatever their flags (the streaks
+    over its completed games only).
 
     An unknown session has no games: every figure is zero.
     """
     query = (
-        select(games.c.winner, games.c.rounds_played)
+        select(games.c.winner, games.c.rounds_played, games.c.finished_reason)
         .where(games.c.session_id == session_id)
         # finished games oldest first (for the streaks), the unfinished ones after them
         .order_by(games.c.finished_at.is_(None), games.c.finished_at, games.c.id)
@@ -478,7 +518,11 @@ def session_stats(db: Database, session_id: str) -> SessionStats:
     with db.read() as conn:
         rows = conn.execute(query).all()
     finished = [row.winner for row in rows if row.winner is not None]
-    best, current = streaks(finished)
+    best, current = streaks(
+        row.winner
+        for row in rows
+        if row.winner is not None and row.finished_reason != FinishedReason.ABANDONED.value
+    )
     return SessionStats(
         session_id=session_id,
         tally=_tally_of(finished),

@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,106 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same in every process that migrates this database.
 _PG_MIGRATION_LOCK_KEY = 0x5250_535F_4D4C
+# The same for alias moves (SPEC §7): training's shadow updates, promotion and `rps alias`.
+_PG_ALIAS_LOCK_KEY = 0x5250_535F_414C
+
+
+class AliasLockTimeout(RuntimeError):
+    """Another process held the alias-move lock for longer than the caller would wait."""
+
+
+class AliasLock:
+    """The one lock around every alias move, across processes and hosts that share a database.
+
+    PostgreSQL: a session advisory lock on a dedicated connection. SQLite: an exclusive
+    ``flock`` on a file beside the database (every process using the file shares its directory).
+    Re-entrant within a thread, so a promotion run that calls a manual move's code path does not
+    wait for itself. Held only around reading and moving aliases, never around training.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._local = threading.local()
+        self._thread_lock = threading.Lock()
+        self.path: Path | None = None
+        if db.is_sqlite and db.write_lock is not None:
+            self.path = Path(str(db.write_lock.path).removesuffix(".write-lock") + ".alias-lock")
+
+    @contextlib.contextmanager
+    def hold(self, timeout: float = 600.0, poll: float = 0.05) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if depth:
+            self._local.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._local.depth -= 1
+            return
+        deadline = time.monotonic() + timeout
+        with self._acquire(deadline, poll):
+            self._local.depth = 1
+            try:
+                yield
+            finally:
+                self._local.depth = 0
+
+    @contextlib.contextmanager
+    def _acquire(self, deadline: float, poll: float) -> Iterator[None]:
+        if not self._thread_lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise AliasLockTimeout("another thread holds the alias-move lock")
+        try:
+            if self._db.is_sqlite:
+                with self._file_lock(deadline, poll):
+                    yield
+            else:
+                with self._advisory_lock(deadline, poll):
+                    yield
+        finally:
+            self._thread_lock.release()
+
+    @contextlib.contextmanager
+    def _file_lock(self, deadline: float, poll: float) -> Iterator[None]:
+        if self.path is None:  # an in-memory database lives in one process: the thread lock is it
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise AliasLockTimeout(
+                            f"another process holds the alias-move lock ({self.path})"
+                        ) from None
+                    time.sleep(poll)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _advisory_lock(self, deadline: float, poll: float) -> Iterator[None]:
+        with self._db.engine.connect() as conn:
+            while True:
+                got = conn.execute(
+                    text("SELECT pg_try_advisory_lock(:k)"), {"k": _PG_ALIAS_LOCK_KEY}
+                ).scalar()
+                conn.commit()
+                if got:
+                    break
+                if time.monotonic() >= deadline:
+                    raise AliasLockTimeout("another process holds the alias-move lock")
+                time.sleep(poll)
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_ALIAS_LOCK_KEY})
+                conn.commit()
 
 
 class WriteLock:
@@ -35,13 +136,13 @@ class WriteLock:
 
     def __init__(self, lock_path: Path) -> None:
         self._thread_lock = threading.Lock()
-        self._path = lock_path
+        self.path = lock_path
         self._fd: int | None = None
 
     def _file(self) -> int:
         if self._fd is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         return self._fd
 
     @contextlib.contextmanager
@@ -147,6 +248,7 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             if self.checkpointer is not None:
                 event.listen(self.engine, "connect", _defer_checkpoints)
+        self.alias_lock = AliasLock(self)
 
     @property
     def is_sqlite(self) -> bool:

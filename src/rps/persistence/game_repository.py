@@ -10,15 +10,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from rps.domain.history import PlayedRound
 from rps.domain.move import Move, Outcome, Winner
 from rps.domain.round_values import RoundValues
 from rps.persistence.database import Database
-from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.records import FinishedReason, GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import alias_predictions, games, rounds
 
 _ROUND_COLUMNS = (
@@ -72,7 +73,16 @@ def game_row(record: GameRecord) -> dict[str, Any]:
         "finished_at": record.finished_at,
         "source": record.source.value,
         "rounds_played": record.rounds_played,
+        "finished_reason": _finished_reason(record),
+        "last_round_at": record.last_round_at,
     }
+
+
+def _finished_reason(record: GameRecord) -> str | None:
+    if record.finished_reason is not None:
+        return record.finished_reason.value
+    # Every writer of whole games (simulation, import) stores games that ended by the rules.
+    return FinishedReason.COMPLETED.value if record.winner is not None else None
 
 
 def round_row(game_id: str, record: RoundRecord) -> dict[str, Any]:
@@ -155,6 +165,8 @@ def _game_from_row(row: Any) -> GameRecord:
         winner=Winner(row.winner) if row.winner else None,
         finished_at=row.finished_at,
         rounds_played=row.rounds_played,
+        finished_reason=FinishedReason(row.finished_reason) if row.finished_reason else None,
+        last_round_at=row.last_round_at,
     )
 
 
@@ -187,11 +199,14 @@ def _round_from_row(row: Any) -> RoundRecord:
 
 
 # The two statements of a round, written once. ``:name`` placeholders, rewritten for drivers
-# that use ``%(name)s``.
+# that use ``%(name)s``. The game's update is the round's compare-and-set: it matches only while
+# the game has the rounds the writer read and is still open, so a round racing another round,
+# or racing the close of an abandoned game (``close_abandoned``), stores nothing.
 _UPDATE_GAME_SQL = (
     "UPDATE games SET rounds_played = :rounds_played, user_score = :user_score, "
-    "bot_score = :bot_score, winner = :winner, finished_at = :finished_at "
-    "WHERE id = :id AND rounds_played = :expected_rounds"
+    "bot_score = :bot_score, winner = :winner, finished_at = :finished_at, "
+    "finished_reason = :finished_reason, last_round_at = :last_round_at "
+    "WHERE id = :id AND rounds_played = :expected_rounds AND winner IS NULL"
 )
 _ROUND_FIELDS = (
     "game_id", "step_no", "user_move", "bot_move", "result", "user_delta", "bot_delta",
@@ -226,6 +241,15 @@ _SELECT_ALIAS_PROBABILITIES = (
     .order_by(alias_predictions.c.step_no)
 )
 _LIVE_GAMES_KEPT = 20_000
+# When an open game last saw a move: its newest round, else its start.
+_QUIET_SINCE = func.coalesce(games.c.last_round_at, games.c.created_at)
+# The side ahead on score wins a closed game; level scores are a tie. Scores are stored as
+# integer tenths divided by ten, so equal totals are equal floats on both backends.
+_WINNER_ON_SCORE = case(
+    (games.c.user_score > games.c.bot_score, Winner.USER.value),
+    (games.c.bot_score > games.c.user_score, Winner.BOT.value),
+    else_=Winner.TIE.value,
+)
 
 
 def _for_paramstyle(sql: str, paramstyle: str) -> str:
@@ -318,6 +342,8 @@ class GameRepository:
         """
         played = record.played
         finished_at = record.created_at if winner else None
+        reason = FinishedReason.COMPLETED if winner else None
+        created_at = self._timestamp(record.created_at)
         params = {
             "id": game.id,
             "expected_rounds": game.rounds_played,
@@ -325,10 +351,11 @@ class GameRepository:
             "user_score": _points(played.user_score),
             "bot_score": _points(played.bot_score),
             "winner": winner.value if winner else None,
-            "finished_at": self._timestamp(finished_at) if finished_at else None,
+            "finished_at": created_at if finished_at else None,
+            "finished_reason": reason.value if reason else None,
+            "last_round_at": created_at,
         }
         row = round_row(game.id, record)
-        created_at = self._timestamp(record.created_at)
         row["created_at"] = created_at
         dbapi = self._db.engine.dialect.dbapi
         try:
@@ -353,6 +380,8 @@ class GameRepository:
             winner=winner,
             finished_at=finished_at,
             rounds_played=played.round_no,
+            finished_reason=reason,
+            last_round_at=record.created_at,
         )
         previous = self._live.get(game.id)
         stored = (
@@ -382,6 +411,41 @@ class GameRepository:
             )
         return found
 
+    def close_abandoned(
+        self, cutoff: datetime, now: datetime, *, game_id: str | None = None
+    ) -> int:
+        """Close every open game (or only ``game_id``) with no move since before ``cutoff``
+        (SPEC §1.2): the side ahead on score wins, level scores tie, ``finished_at`` is ``now``
+        and ``finished_reason`` is ``abandoned``. Test games too. Returns how many it closed.
+
+        One UPDATE whose conditions the database checks on each row as it writes it, so it is
+        safe against a round committing at the same moment, on both backends: a round stored
+        first makes the game recent and it stays open; a round arriving after the close fails
+        its compare-and-set (the game is no longer open) and is refused, never stored into a
+        closed game. The winner is computed from the row's scores inside the same statement.
+        """
+        statement = (
+            update(games)
+            .where(*_abandoned(cutoff, game_id))
+            .values(
+                winner=_WINNER_ON_SCORE,
+                finished_at=now,
+                finished_reason=FinishedReason.ABANDONED.value,
+            )
+            .returning(games.c.id)
+        )
+        with self._db.write() as conn:
+            closed = [str(i) for i in conn.execute(statement).scalars()]
+        for closed_id in closed:
+            self._live.pop(closed_id, None)
+        return len(closed)
+
+    def count_abandoned(self, cutoff: datetime) -> int:
+        """How many open games ``close_abandoned(cutoff, ...)`` would close now (a dry run)."""
+        query = select(func.count()).select_from(games).where(*_abandoned(cutoff, None))
+        with self._db.read() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def forget(self, game_id: str) -> None:
         """Drop this process's copy of a game (the next read goes to the database)."""
         self._live.pop(game_id, None)
@@ -390,7 +454,12 @@ class GameRepository:
         self, played_games: Sequence[tuple[GameRecord, Sequence[RoundRecord]]]
     ) -> None:
         """Store whole games (with all their rounds) in one transaction (simulation, import)."""
-        game_rows = [game_row(g) for g, _ in played_games]
+        game_rows = []
+        for g, rs in played_games:
+            row = game_row(g)
+            if row["last_round_at"] is None and rs:
+                row["last_round_at"] = max(r.created_at for r in rs)
+            game_rows.append(row)
         round_rows = [round_row(g.id, r) for g, rs in played_games for r in rs]
         prediction_rows = [
             row for g, rs in played_games for r in rs for row in alias_rows(g.id, r, r.created_at)
@@ -402,3 +471,16 @@ class GameRepository:
                 conn.execute(insert(rounds), round_rows)
             if prediction_rows:
                 conn.execute(insert(alias_predictions), prediction_rows)
+
+
+def _abandoned(cutoff: datetime, game_id: str | None) -> list[ColumnElement[bool]]:
+    """Open games with no move since before ``cutoff`` (the scan ix_games_finished_at serves:
+    open games have no ``finished_at``)."""
+    conditions = [
+        games.c.finished_at.is_(None),
+        games.c.winner.is_(None),
+        cutoff > _QUIET_SINCE,
+    ]
+    if game_id is not None:
+        conditions.append(games.c.id == game_id)
+    return conditions

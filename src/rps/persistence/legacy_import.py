@@ -67,7 +67,7 @@ from rps.domain.scoring import score_round, winner_of
 from rps.persistence.analytics_queries import is_simulated_name
 from rps.persistence.database import Database
 from rps.persistence.game_repository import game_row, round_row
-from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.records import FinishedReason, GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import games, rounds
 
 # Where each field may be found, first name first. Column names compare case-insensitively.
@@ -669,6 +669,8 @@ def convert_game(
         winner=winner,
         finished_at=finished_at,
         rounds_played=len(records),
+        finished_reason=FinishedReason.COMPLETED if winner is not None else None,
+        last_round_at=records[-1].created_at if records else None,
     )
     return record, records
 

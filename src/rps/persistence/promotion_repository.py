@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,8 @@ from rps.persistence.tables import (
 # Rounds played by a model or its stand-in: a game counts for a version only if the version
 # played all of them (SPEC §6.1) — a reload mid-game or a fallback round leaves it out.
 _ML_SOURCES = ("model", "fallback")
+# A game is evidence for a version only if the version decided at least one of its rounds.
+_MODEL_SOURCE = "model"
 LEDGER_JSON_FIELDS = (
     "rankings",
     "accuracies",
@@ -55,9 +57,13 @@ class AssignedVersion:
 
 @dataclass(frozen=True, slots=True)
 class VersionGames:
+    """A version's finished games as an alias (completed and abandoned alike) and how many the
+    bot won, in all and per game source (source → (games, bot wins))."""
+
     games: int
     bot_wins: int
     user_wins: int
+    by_source: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,10 +164,27 @@ class PromotionRepository:
         }
 
     def version_games(
-        self, model_type: str, alias: str, version: str, since: datetime | None
+        self,
+        model_type: str,
+        alias: str,
+        version: str,
+        since: datetime | None,
+        *,
+        sources: Sequence[str] | None = None,
     ) -> VersionGames:
-        """Finished, non-test games that ``version`` played as ``alias`` since ``since``, counting
-        only games whose every model round was played by that version."""
+        """Finished, non-test games that ``version`` played as ``alias`` since ``since`` — the
+        one definition of A/B evidence that promotion and ``/ops`` share (SPEC §7).
+
+        Completed and abandoned games alike, so finishing only the games one is winning cannot
+        steer the test. Counted: games with at least one model round, every one of whose model
+        rounds that version played, started by one of ``sources`` (game sources; None: all).
+        """
+        model_round = exists().where(
+            and_(
+                rounds.c.game_id == games.c.id,
+                rounds.c.decision_source == _MODEL_SOURCE,
+            )
+        )
         mixed = exists().where(
             and_(
                 rounds.c.game_id == games.c.id,
@@ -178,18 +201,32 @@ class PromotionRepository:
             games.c.model_version == version,
             games.c.winner.is_not(None),
             games.c.is_test.is_(False),
+            model_round,
             not_(mixed),
         ]
         if since is not None:
             conditions.append(games.c.created_at >= since)
-        query = select(
-            func.count(),
-            func.coalesce(func.sum(case((games.c.winner == Winner.BOT.value, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((games.c.winner == Winner.USER.value, 1), else_=0)), 0),
-        ).where(*conditions)
+        if sources is not None:
+            conditions.append(games.c.source.in_(list(sources)))
+        query = (
+            select(
+                games.c.source,
+                func.count(),
+                func.coalesce(func.sum(case((games.c.winner == Winner.BOT.value, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((games.c.winner == Winner.USER.value, 1), else_=0)), 0),
+            )
+            .where(*conditions)
+            .group_by(games.c.source)
+        )
         with self._db.read() as conn:
-            played, bot_wins, user_wins = conn.execute(query).one()
-        return VersionGames(int(played), int(bot_wins), int(user_wins))
+            rows = conn.execute(query).all()
+        by_source = {str(source): (int(n), int(bot)) for source, n, bot, _ in rows}
+        return VersionGames(
+            games=sum(int(n) for _, n, _, _ in rows),
+            bot_wins=sum(int(bot) for _, _, bot, _ in rows),
+            user_wins=sum(int(user) for _, _, _, user in rows),
+            by_source=by_source,
+        )
 
     def version_accuracy(
         self, model_type: str, versions: Iterable[str]
@@ -219,12 +256,21 @@ class PromotionRepository:
         found = {str(v): VersionAccuracy(int(n), int(c)) for v, n, c in rows}
         return {v: found.get(v, VersionAccuracy(0, 0)) for v in wanted}
 
-    def assignment_counts(self, model_type: str, since: datetime | None) -> dict[str, int]:
-        """Non-test games of the family started since ``since``, per assigned alias (the
-        observed A/B split, for the sample-ratio-mismatch check)."""
+    def assignment_counts(
+        self,
+        model_type: str,
+        since: datetime | None,
+        *,
+        sources: Sequence[str] | None = None,
+    ) -> dict[str, int]:
+        """Non-test games of the family started since ``since`` by one of ``sources`` (None:
+        all), per assigned alias (the observed A/B split, for the sample-ratio-mismatch check),
+        finished or not."""
         conditions = [games.c.model_type == model_type, games.c.is_test.is_(False)]
         if since is not None:
             conditions.append(games.c.created_at >= since)
+        if sources is not None:
+            conditions.append(games.c.source.in_(list(sources)))
         query = (
             select(games.c.bot_model_alias, func.count())
             .where(*conditions)
@@ -232,6 +278,31 @@ class PromotionRepository:
         )
         with self._db.read() as conn:
             return {str(a): int(n) for a, n in conn.execute(query).all() if a}
+
+    def version_margins(
+        self, model_type: str, versions: Iterable[str], scoring_version: str
+    ) -> dict[str, tuple[int, float | None]]:
+        """Per version of the family: (rows scored by ``scoring_version``, their mean
+        counterfactual point margin per model round), whichever alias it held. Rows another
+        decision layer scored are not this bot's record, and are left out."""
+        wanted = sorted(set(versions))
+        if not wanted:
+            return {}
+        margin = alias_predictions.c.counterfactual_margin
+        query = (
+            select(alias_predictions.c.model_version, func.count(margin), func.avg(margin))
+            .where(
+                alias_predictions.c.model_type == model_type,
+                alias_predictions.c.alias.in_([a.value for a in Alias]),
+                alias_predictions.c.model_version.in_(wanted),
+                alias_predictions.c.scoring_version == scoring_version,
+            )
+            .group_by(alias_predictions.c.model_version)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        found = {str(v): (int(n), float(mean) if mean is not None else None) for v, n, mean in rows}
+        return {v: found.get(v, (0, None)) for v in wanted}
 
     def recent_predictions(
         self, model_type: str, version: str, limit: int

@@ -18,6 +18,14 @@ class GameSource(StrEnum):
     SIMULATED = "simulated"
 
 
+class FinishedReason(StrEnum):
+    """Why a game ended (SPEC §1.2): a side reached the target, or nobody moved for
+    ``ABANDONED_AFTER_MINUTES`` and the game was closed on the score it had."""
+
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
 @dataclass(frozen=True, slots=True)
 class GameRecord:
     id: str
@@ -38,6 +46,9 @@ class GameRecord:
     winner: Winner | None = None
     finished_at: datetime | None = None
     rounds_played: int = 0
+    # Set with ``winner``; a record built with a winner and no reason is a completed game.
+    finished_reason: FinishedReason | None = None
+    last_round_at: datetime | None = None  # the newest round's time; None before round 1
 
 
 @dataclass(frozen=True, slots=True)

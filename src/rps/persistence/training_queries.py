@@ -164,12 +164,22 @@ def _packed_round() -> ColumnElement[Any]:
     return case((in_range, cast(packed, Text)), else_=None)
 
 
-def _statement(since: datetime | None, exclude_test: bool) -> Select[Any]:
+def training_game_conditions(
+    since: datetime | None, *, exclude_test: bool = True
+) -> list[ColumnElement[bool]]:
+    """Which games training may learn from (SPEC §5 "Dataset"): created at/after ``since`` and,
+    unless ``exclude_test=False``, not test games. One definition for the dataset and for the
+    scheduler's count of new rounds, so the two never disagree."""
     conditions: list[ColumnElement[bool]] = []
     if exclude_test:
         conditions.append(games.c.is_test.is_(False))
     if since is not None:
         conditions.append(games.c.created_at >= since)
+    return conditions
+
+
+def _statement(since: datetime | None, exclude_test: bool) -> Select[Any]:
+    conditions = training_game_conditions(since, exclude_test=exclude_test)
     return (
         select(
             games.c.id,

@@ -10,10 +10,16 @@ import unicodedata
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rps.domain.decision import Belief, GameBelief
-from rps.domain.errors import GameFinished, GameNotFound, InvalidInput, RoundConflict
+from rps.domain.errors import (
+    GameAbandoned,
+    GameFinished,
+    GameNotFound,
+    InvalidInput,
+    RoundConflict,
+)
 from rps.domain.game import Game
 from rps.domain.history import PlayedRound
 from rps.domain.move import Move, Outcome, Winner
@@ -24,8 +30,9 @@ from rps.domain.round_values import RoundValues, round_values
 from rps.features.online import OnlineFeatureState, online_features
 from rps.observability.metrics import Metrics
 from rps.persistence.game_repository import GameRepository
-from rps.persistence.records import GameRecord, GameSource, RoundRecord
+from rps.persistence.records import FinishedReason, GameRecord, GameSource, RoundRecord
 from rps.persistence.tables import utcnow
+from rps.services.abandonment import abandonment_cutoff
 from rps.services.bot import Decision, bot_policy, decide, round_record, score_aliases
 from rps.serving.assignment import assign_alias
 from rps.serving.capture import Capture, NullCapture
@@ -150,7 +157,11 @@ class FallbackWarnings:
 
 
 class GameplayService:
-    """Games and rounds. ``rng`` drives personas; openings use an unpredictable source."""
+    """Games and rounds. ``rng`` drives personas; openings use an unpredictable source.
+
+    ``abandoned_after``: a move on an open game quiet for longer than this closes the game as
+    abandoned and is refused (SPEC §1.2); None never closes one.
+    """
 
     def __init__(
         self,
@@ -165,8 +176,10 @@ class GameplayService:
         clock: Callable[[], datetime] = utcnow,
         capture: Capture | None = None,
         decision: DecisionConfig = DEFAULT_DECISION,
+        abandoned_after: timedelta | None = None,
     ) -> None:
         self._repo = repository
+        self._abandoned_after = abandoned_after
         self._predictor = predictor
         self._metrics = metrics
         self._ab_split = dict(ab_split or {})
@@ -250,12 +263,18 @@ class GameplayService:
             record, stored = loaded
             if round_no is not None and round_no <= len(stored):
                 return self._replay(record, stored, round_no, user_move)
+            if record.finished_reason is FinishedReason.ABANDONED:
+                raise GameAbandoned(self._abandoned_text(record))
             game = Game(game_id, [r.played for r in stored])
-            if game.finished:
+            if game.finished or record.winner is not None:
                 raise GameFinished(
-                    f"game {game_id} is finished ({_winner_text(game.winner)}); "
+                    f"game {game_id} is finished ({_winner_text(game.winner or record.winner)}); "
                     "start a new game to play again"
                 )
+            if self._is_quiet(record):
+                self._close_quiet(record)  # raises GameAbandoned once it is closed
+                fresh = True  # not closed: a move or a close elsewhere; read again
+                continue
             if round_no is not None and round_no != game.next_round_no:
                 if not fresh:  # this process's copy may lag behind another's writes
                     fresh = True
@@ -270,6 +289,36 @@ class GameplayService:
             # Another writer stored a round first: read again and decide anew.
             fresh = True
         raise RoundConflict(f"game {game_id} is being played concurrently; retry the move")
+
+    def _is_quiet(self, record: GameRecord) -> bool:
+        if self._abandoned_after is None:
+            return False
+        quiet_since = record.last_round_at or record.created_at
+        return quiet_since < self._clock() - self._abandoned_after
+
+    def _close_quiet(self, record: GameRecord) -> None:
+        """Close a game that looks quiet from here; the database decides (this copy of the game
+        may lag behind a round another process stored). Raises GameAbandoned if it closed."""
+        assert self._abandoned_after is not None
+        now = self._clock()
+        cutoff = abandonment_cutoff(now, self._abandoned_after)
+        if not self._repo.close_abandoned(cutoff, now, game_id=record.id):
+            return
+        self._memories.pop(record.id, None)
+        closed = self._repo.load(record.id)
+        raise GameAbandoned(self._abandoned_text(closed[0] if closed else record))
+
+    def _abandoned_text(self, record: GameRecord) -> str:
+        quiet = (
+            f"no move for over {self._abandoned_after.total_seconds() / 60:g} minutes"
+            if self._abandoned_after is not None
+            else "no move for too long"
+        )
+        return (
+            f"game {record.id} was abandoned ({quiet}) and is closed: "
+            f"{_winner_text(record.winner)} on score, {record.user_score / 10:g} to "
+            f"{record.bot_score / 10:g}; start a new game to play again"
+        )
 
     def _play_next(
         self, record: GameRecord, game: Game, stored: list[RoundRecord], user_move: Move

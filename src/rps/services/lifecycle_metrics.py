@@ -7,21 +7,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rps.domain.policy import Alias, Family
-from rps.observability.metrics import GYM_BASELINE_GREEDY, GYM_BASELINE_LAYER, LifecycleSnapshot
-from rps.persistence.lifecycle_repository import LifecycleRepository, TrainingStatus
+from rps.observability.metrics import (
+    GYM_BASELINE_GREEDY,
+    GYM_BASELINE_LAYER,
+    TRAINING_BUCKETS,
+    LifecycleSnapshot,
+)
+from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.persistence.ops_queries import OpsQueries
 from rps.persistence.promotion_repository import AssignedVersion, PromotionRepository
 from rps.persistence.strength_repository import StrengthRepository
-
-_TRAINING_RUNS_READ = 500  # newest sessions behind the training series
-
-
-def _family_of(model_key: str) -> str | None:
-    """The family in a trained model's key (``xgboost/xgb-d5`` or ``xgboost:…``)."""
-    for family in Family:
-        if model_key.startswith(family.value):
-            return family.value
-    return None
 
 
 @dataclass(frozen=True)
@@ -103,22 +98,9 @@ def lifecycle_snapshot(
         counts = promotions.games_since(family.value, swaps.get(family.value))
         for alias in Alias:
             since_swap[(family.value, alias.value)] = counts.get(alias.value, 0)
-    completed: dict[tuple[str, str], int] = {}
-    durations: list[float] = []
-    for run in lifecycle.training_runs(limit=_TRAINING_RUNS_READ):
-        if run.status is TrainingStatus.RUNNING:
-            continue
-        key = ("all", run.status.value)
-        completed[key] = completed.get(key, 0) + 1
-        if run.finished_at is not None and run.status is not TrainingStatus.SKIPPED:
-            durations.append((run.finished_at - run.started_at).total_seconds())
-        for model in run.details.get("models", []) if isinstance(run.details, dict) else []:
-            model_family = _family_of(str(model.get("model", "")))
-            if model_family is None:
-                continue
-            ok = model.get("error") is None and bool(model.get("accepted"))
-            status = (TrainingStatus.SUCCEEDED if ok else TrainingStatus.FAILED).value
-            completed[(model_family, status)] = completed.get((model_family, status), 0) + 1
+    # True counters (SPEC §8): counts over every session and model ever recorded, never a
+    # window of recent rows, so they only grow and an alert on their increase keeps firing.
+    durations = lifecycle.training_duration_counts(TRAINING_BUCKETS)
     strength_now = strength_figures(
         promotions.every_current_assignment(), strength, ops, scoring_version
     )
@@ -129,8 +111,10 @@ def lifecycle_snapshot(
         alias_reorders=promotions.reorder_counts(),
         alias_rank=rank,
         games_since_swap=since_swap,
-        training_completed=completed,
-        training_durations=tuple(durations),
+        training_completed=lifecycle.training_completed_counts(),
+        training_duration_buckets=durations.cumulative,
+        training_duration_count=durations.count,
+        training_duration_sum_s=durations.sum_s,
         gym_win_rate=strength_now.gym_win_rate,
         gym_baseline_win_rate=strength_now.gym_baseline_win_rate,
         counterfactual_margin=strength_now.counterfactual_margin,

@@ -15,7 +15,7 @@ from rps.domain.move import Move
 from rps.domain.personas import PersonaName
 from rps.domain.policy import Alias, Policy
 from rps.features.online import OnlineFeatureState
-from rps.persistence.records import GameRecord, RoundRecord
+from rps.persistence.records import FinishedReason, GameRecord, RoundRecord
 from rps.persistence.tables import utcnow
 from rps.services.bot import Decision, decide, round_record, score_aliases
 from rps.serving.policy import DEFAULT_DECISION, DecisionConfig
@@ -69,6 +69,8 @@ def finished(record: GameRecord, game: Game, played: list[RoundRecord]) -> GameR
         user_score=game.user_score,
         bot_score=game.bot_score,
         winner=game.winner,
-        finished_at=played[-1].created_at if played else None,
+        finished_at=played[-1].created_at if played and game.winner else None,
         rounds_played=len(played),
+        finished_reason=FinishedReason.COMPLETED if game.winner else None,
+        last_round_at=played[-1].created_at if played else None,
     )

@@ -1,12 +1,15 @@
-"""Promotion from live results (SPEC §7): read each family's windows from the database, decide
+"""Promotion from live results (SPEC §7): read each family's evidence from the database, decide
 with the pure rules of ``rps.domain.promotion``, move the registry's aliases, publish the cache,
-ask the app to reload, and write the ledger. Manual alias moves go through the same path.
+ask the app to reload, and write the ledger. Manual alias moves go through the same path, and
+every alias move — promotion, manual, training's shadow updates — holds one lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,13 +19,9 @@ from rps.domain.promotion import (
     ArmStats,
     ChallengerStats,
     FamilyDecision,
-    ProductionDecision,
     PromotionDecision,
     PromotionRule,
-    combine,
     decide_family,
-    rank_challengers,
-    sample_ratio_mismatch_p,
 )
 from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.persistence.promotion_repository import (
@@ -36,6 +35,8 @@ from rps.registry.ports import AliasTarget
 
 log = logging.getLogger(__name__)
 
+GAME_SOURCES = ("human", "simulated", "persona")
+
 
 class AliasRegistry(Protocol):
     """What promotion needs of the model registry."""
@@ -44,9 +45,15 @@ class AliasRegistry(Protocol):
 
     def set_alias(self, registered_name: str, alias: Alias, version: str) -> None: ...
 
+    def delete_alias(self, registered_name: str, alias: Alias) -> None: ...
+
     def version_run_id(self, registered_name: str, version: str) -> str | None:
         """The run behind a registered version; None if the version does not exist."""
         ...
+
+
+# The newest offline gym figure (holdout part) of each version asked for.
+GymFigures = Callable[[Family, Sequence[str]], dict[str, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,14 +68,24 @@ class ParityVerdict:
 ParityCheck = Callable[[Family, str], ParityVerdict]
 
 
+class ParityRefused(ValueError):
+    """A manual move would put a version into Production or B that fails the parity check."""
+
+
 @dataclass(frozen=True, slots=True)
 class PromotionConfig:
-    rule: PromotionRule = PromotionRule.WINRATE
+    rule: PromotionRule = PromotionRule.SEQUENTIAL
     min_games: int = 3
     min_predictions: int = 50
     alpha: float = 0.05
+    max_games: int | None = 500
     # Production's share of new games, per family (SPEC §6.2); None: A/B off.
     production_share: dict[Family, float] | None = None
+    # Game sources whose games count as evidence (PROMOTION_SOURCES).
+    sources: tuple[str, ...] = GAME_SOURCES
+    # The decision layer the app plays (its parameters' digest): only counterfactual margins
+    # it scored rank challengers. None: rank on gym figures and accuracy alone.
+    scoring_version: str | None = None
 
 
 @dataclass
@@ -79,7 +96,7 @@ class FamilyOutcome:
     decision: str
     reason: str
     applied: bool
-    moves: dict[str, tuple[str, str]] = field(default_factory=dict)
+    moves: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     event: LedgerEvent | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -93,6 +110,10 @@ class Publisher(Protocol):
     def reload_app(self) -> str: ...
 
 
+def _no_lock() -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
 class PromotionService:
     def __init__(
         self,
@@ -103,6 +124,9 @@ class PromotionService:
         config: PromotionConfig,
         *,
         parity: ParityCheck | None = None,
+        gym: GymFigures | None = None,
+        lock: Callable[[], AbstractContextManager[None]] = _no_lock,
+        close_abandoned: Callable[[], int] | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._repo = repository
@@ -111,6 +135,9 @@ class PromotionService:
         self._publisher = publisher
         self._config = config
         self._parity = parity
+        self._gym = gym
+        self._lock = lock
+        self._close_abandoned = close_abandoned
         self._clock = clock
 
     # -- deciding ------------------------------------------------------------------------------
@@ -118,90 +145,150 @@ class PromotionService:
     def _targets(self, family: Family) -> dict[Alias, AliasTarget | None]:
         return {alias: self._registry.alias_target(family, alias) for alias in Alias}
 
-    def decide(self, family: Family) -> tuple[FamilyDecision | None, dict[str, Any]]:
-        """The family's decision from the database's windows (None when an alias points
-        nowhere), and the figures behind it for the ledger."""
+    def _records(self, family: Family, held: dict[Alias, str]) -> dict[Alias, ChallengerStats]:
+        versions = list(dict.fromkeys(held.values()))
+        accuracy = self._repo.version_accuracy(family.value, versions)
+        margins = (
+            self._repo.version_margins(family.value, versions, self._config.scoring_version)
+            if self._config.scoring_version
+            else {}
+        )
+        gym = self._gym(family, versions) if self._gym is not None else {}
+        records = {}
+        for alias, version in held.items():
+            scored, margin = margins.get(version, (0, None))
+            records[alias] = ChallengerStats(
+                alias=alias,
+                version=version,
+                predictions=accuracy[version].predictions,
+                accuracy=accuracy[version].accuracy or 0.0,
+                scored=scored,
+                margin=margin,
+                gym=gym.get(version),
+            )
+        return records
+
+    def decide(
+        self, family: Family, blocked: frozenset[str] = frozenset()
+    ) -> tuple[FamilyDecision | None, dict[str, Any]]:
+        """The family's decision from the database's evidence (None when Production points
+        nowhere), and the figures behind it for the ledger. ``blocked`` versions failed the
+        parity check and may not become Production or B."""
         targets = self._targets(family)
-        missing = [a.value for a, t in targets.items() if t is None]
         facts: dict[str, Any] = {"targets": {a.value: t.version for a, t in targets.items() if t}}
+        missing = [a.value for a, t in targets.items() if t is None]
         if missing:
             facts["missing_aliases"] = missing
+        production_target = targets[Alias.PRODUCTION]
+        if production_target is None:
             return None, facts
-        versions = {a: t.version for a, t in targets.items() if t is not None}
+        held = {a: t.version for a, t in targets.items() if t is not None}
         assigned = self._repo.current_assignments(family.value)
-        windows = {a: _window_start(assigned.get(a.value), versions[a]) for a in Alias}
-        prod_games = self._repo.version_games(
-            family.value,
-            Alias.PRODUCTION.value,
-            versions[Alias.PRODUCTION],
-            windows[Alias.PRODUCTION],
-        )
-        b_games = self._repo.version_games(
-            family.value, Alias.B.value, versions[Alias.B], windows[Alias.B]
-        )
-        accuracy = self._repo.version_accuracy(family.value, versions.values())
-        stats = {
-            a: ChallengerStats(
-                alias=a,
-                version=versions[a],
-                predictions=accuracy[versions[a]].predictions,
-                accuracy=accuracy[versions[a]].accuracy or 0.0,
+        windows = {a: _window_start(assigned.get(a.value), held[a]) for a in held}
+        sources = list(self._config.sources)
+        arms: dict[Alias, ArmStats] = {}
+        by_source: dict[str, Any] = {}
+        for alias in (Alias.PRODUCTION, Alias.B):
+            if alias not in held:
+                continue
+            games = self._repo.version_games(
+                family.value, alias.value, held[alias], windows[alias], sources=sources
             )
-            for a in Alias
-        }
-        production = ArmStats(versions[Alias.PRODUCTION], prod_games.games, prod_games.bot_wins)
-        b = ArmStats(versions[Alias.B], b_games.games, b_games.bot_wins)
+            arms[alias] = ArmStats(held[alias], games.games, games.bot_wins)
+            by_source[alias.value] = {
+                source: {"games": n, "bot_wins": w}
+                for source, (n, w) in sorted(getattr(games, "by_source", {}).items())
+            }
+        records = self._records(family, held)
         decision = decide_family(
-            production,
-            b,
-            stats[Alias.PRODUCTION],
-            [stats[Alias.B], stats[Alias.SHADOW1], stats[Alias.SHADOW2]],
+            arms[Alias.PRODUCTION],
+            arms.get(Alias.B),
+            records[Alias.PRODUCTION],
+            [records[a] for a in (Alias.B, Alias.SHADOW1, Alias.SHADOW2) if a in records],
             rule=self._config.rule,
             min_games=self._config.min_games,
             min_predictions=self._config.min_predictions,
             alpha=self._config.alpha,
+            max_games=self._config.max_games,
+            blocked=blocked,
         )
         facts["windows"] = {a.value: w.isoformat() if w else None for a, w in windows.items()}
+        facts["sources"] = {"counted": sources, "by_arm": by_source}
+        facts["test_outcome"] = decision.production.decision.value
         facts["accuracies"] = {
-            v: {"predictions": acc.predictions, "accuracy": acc.accuracy}
-            for v, acc in accuracy.items()
+            r.version: {"predictions": r.predictions, "accuracy": r.accuracy}
+            for r in records.values()
         }
-        facts["srm"] = self._sample_ratio(family, windows)
-        if decision.production.swaps and self._parity is not None:
-            verdict = self._parity(family, b.version)
-            facts["parity"] = {
-                "version": b.version,
-                "ok": verdict.ok,
-                "replayed": verdict.replayed,
-                "max_probability_diff": verdict.max_probability_diff,
-                "detail": verdict.detail,
+        facts["strength"] = {
+            r.version: {
+                "scored_rounds": r.scored,
+                "margin": r.margin,
+                "gym_holdout_win_rate": r.gym,
+                "ranked_on": r.evidence(self._config.min_predictions),
             }
-            if not verdict.ok:
-                why = f"parity check refused v{b.version}: {verdict.detail}"
-                decision = _veto_swap(decision, why, stats[Alias.B])
+            for r in records.values()
+        }
+        facts["scoring_version"] = self._config.scoring_version
+        facts["srm"] = self._sample_ratio(family, windows)
         return decision, facts
+
+    def _decide_with_parity(self, family: Family) -> tuple[FamilyDecision | None, dict[str, Any]]:
+        """Decide; every version the decision would put into Production or B passes the parity
+        check first, and one that fails is barred and the family decided again."""
+        blocked: set[str] = set()
+        verdicts: dict[str, dict[str, Any]] = {}
+        while True:
+            decision, facts = self.decide(family, frozenset(blocked))
+            if verdicts:
+                facts["parity"] = verdicts
+            if decision is None or self._parity is None:
+                return decision, facts
+            # The old Production stepping down to B serves already and is not checked again.
+            entering = [
+                decision.assignments_after[alias]
+                for alias in (Alias.PRODUCTION, Alias.B)
+                if decision.assignments_after[alias] is not None
+                and decision.assignments_after[alias] != decision.assignments_before[alias]
+                and decision.assignments_after[alias]
+                != decision.assignments_before[Alias.PRODUCTION]
+            ]
+            unchecked = [v for v in dict.fromkeys(entering) if v is not None and v not in verdicts]
+            if not unchecked:
+                return decision, facts
+            refused = False
+            for version in unchecked:
+                verdict = self._parity(family, version)
+                verdicts[version] = {
+                    "ok": verdict.ok,
+                    "replayed": verdict.replayed,
+                    "max_probability_diff": verdict.max_probability_diff,
+                    "detail": verdict.detail,
+                }
+                if not verdict.ok:
+                    log.warning(
+                        "%s v%s fails the parity check: %s", family.value, version, verdict.detail
+                    )
+                    blocked.add(version)
+                    refused = True
+            if not refused:
+                facts["parity"] = verdicts
+                return decision, facts
 
     def _sample_ratio(
         self, family: Family, windows: dict[Alias, datetime | None]
     ) -> dict[str, Any]:
+        from rps.services.ab_evidence import sample_ratio
+
         shares = self._config.production_share
-        if shares is None:
-            return {"enabled": False, "p_value": None}
-        since_both = [w for w in (windows[Alias.PRODUCTION], windows[Alias.B]) if w is not None]
+        since_both = [w for a, w in windows.items() if a in (Alias.PRODUCTION, Alias.B) and w]
         since = max(since_both) if since_both else None
-        counts = self._repo.assignment_counts(family.value, since)
-        observed_b = counts.get(Alias.B.value, 0)
-        total = observed_b + counts.get(Alias.PRODUCTION.value, 0)
-        expected_b = 1.0 - shares.get(family, 0.5)
-        return {
-            "enabled": True,
-            "since": since.isoformat() if since else None,
-            "production_games": counts.get(Alias.PRODUCTION.value, 0),
-            "b_games": observed_b,
-            "expected_b_share": expected_b,
-            "observed_b_share": observed_b / total if total else None,
-            "p_value": sample_ratio_mismatch_p(observed_b, total, expected_b),
-        }
+        return sample_ratio(
+            self._repo,
+            family,
+            since,
+            shares.get(family, 0.5) if shares is not None else None,
+            list(self._config.sources),
+        )
 
     # -- running -------------------------------------------------------------------------------
 
@@ -214,47 +301,65 @@ class PromotionService:
     ) -> list[FamilyOutcome]:
         """Decide every family (or those given); unless ``dry_run``, apply and write the ledger.
 
-        A family whose aliases do not all point at a version gets an ``insufficient_data``
-        row naming them. The cache is published and the app reloaded once, after all moves.
+        Games quiet for longer than the abandonment limit are closed first, so they count.
+        A family whose Production points nowhere gets an ``insufficient_data`` row naming the
+        empty aliases. The cache is published and the app reloaded once, after all moves.
         """
+        if self._close_abandoned is not None and not dry_run:
+            closed = self._close_abandoned()
+            if closed:
+                log.info("closed %d abandoned games before deciding", closed)
         outcomes = []
         moved_any = False
-        for family in families or list(Family):
-            decision, facts = self.decide(family)
-            if decision is None:
-                reason = "aliases without a model: " + ", ".join(facts["missing_aliases"])
+        with self._lock():
+            for family in families or list(Family):
+                decision, facts = self._decide_with_parity(family)
+                if decision is None:
+                    reason = "aliases without a model: " + ", ".join(facts["missing_aliases"])
+                    outcome = FamilyOutcome(
+                        family, PromotionDecision.INSUFFICIENT_DATA.value, reason, applied=False
+                    )
+                    if not dry_run:
+                        outcome.event = self._write(
+                            _bare_event(
+                                family, outcome.decision, reason, source, facts, self._clock()
+                            )
+                        )
+                    outcomes.append(outcome)
+                    continue
+                moves = {a.value: pair for a, pair in decision.moves.items()}
                 outcome = FamilyOutcome(
-                    family, PromotionDecision.INSUFFICIENT_DATA.value, reason, applied=False
+                    family, decision.decision.value, decision.reason, applied=False, moves=moves
                 )
                 if not dry_run:
+                    if moves:
+                        self._move(family, decision.moves, f"promotion ({source})", decision.reason)
+                        moved_any = True
+                    outcome.applied = bool(moves)
                     outcome.event = self._write(
-                        _bare_event(family, outcome.decision, reason, source, facts)
+                        _event(family, decision, facts, source, bool(moves), self._clock())
                     )
                 outcomes.append(outcome)
-                continue
-            moves = {a.value: pair for a, pair in decision.moves.items()}
-            outcome = FamilyOutcome(
-                family, decision.decision.value, decision.reason, applied=False, moves=moves
-            )
-            if not dry_run:
-                if moves:
-                    self._move(family, decision.moves, f"promotion ({source})", decision.reason)
-                    moved_any = True
-                outcome.applied = bool(moves)
-                outcome.event = self._write(_event(family, decision, facts, source, bool(moves)))
-            outcomes.append(outcome)
-        if moved_any:
-            problems = self._publish()
-            for outcome in outcomes:
-                if outcome.applied:
-                    outcome.problems.extend(problems)
+            if moved_any:
+                problems = self._publish()
+                for outcome in outcomes:
+                    if outcome.applied:
+                        outcome.problems.extend(problems)
         return outcomes
 
     def _move(
-        self, family: Family, moves: dict[Alias, tuple[str, str]], by: str, reason: str
+        self,
+        family: Family,
+        moves: dict[Alias, tuple[str | None, str | None]],
+        by: str,
+        reason: str,
     ) -> None:
         name = REGISTERED_NAMES[family]
         for alias, (old, new) in moves.items():
+            if new is None:
+                self._registry.delete_alias(name, alias)
+                log.info("%s@%s: v%s → empty (%s)", family.value, alias.value, old, by)
+                continue
             self._registry.set_alias(name, alias, new)
             self._lifecycle.record_assignment(
                 model_type=family.value,
@@ -264,6 +369,7 @@ class PromotionService:
                 previous_version=old or None,
                 assigned_by=by,
                 reason=reason,
+                assigned_at=self._clock(),
             )
             log.info("%s@%s: v%s → v%s (%s)", family.value, alias.value, old, new, by)
 
@@ -293,54 +399,105 @@ class PromotionService:
     # -- manual control ------------------------------------------------------------------------
 
     def set_alias(
-        self, family: Family, alias: Alias, version: str, *, by: str = "manual", reason: str = ""
+        self,
+        family: Family,
+        alias: Alias,
+        version: str,
+        *,
+        by: str = "manual",
+        reason: str = "",
+        skip_parity: bool = False,
+        decision: PromotionDecision = PromotionDecision.ALIAS_SET,
     ) -> FamilyOutcome:
         """Point family@alias at ``version`` (recorded, synced and reloaded like a promotion).
 
         If another alias of the family holds ``version``, it takes this alias's old version in
-        exchange, so the four aliases keep four different versions. ValueError if the version
-        is not registered.
+        exchange, so the four aliases keep four different versions. A version that would reach
+        Production or B this way (directly or through the exchange) must pass the parity check
+        unless ``skip_parity`` (which the ledger row records). ValueError if the version is not
+        registered; :class:`ParityRefused` if the check fails.
         """
         name = REGISTERED_NAMES[family]
         if self._registry.version_run_id(name, version) is None:
             raise ValueError(f"{name} has no version {version!r}")
-        before = {a: (t.version if t else None) for a, t in self._targets(family).items()}
-        old = before[alias]
-        if old == version:
-            return FamilyOutcome(family, "alias_set", f"already at v{version}", applied=False)
-        why = reason or f"{by}: {family.value}@{alias.value} → v{version}"
-        moves: dict[Alias, tuple[str, str]] = {alias: (old or "", version)}
-        holder = next((a for a, v in before.items() if a is not alias and v == version), None)
-        if holder is not None and old is not None:
-            moves[holder] = (version, old)
-            why += f" ({holder.value} takes v{old} in exchange)"
-        self._move(family, moves, by, why)
-        after = dict(before)
-        for moved, (_, new) in moves.items():
-            after[moved] = new
-        event = self._write(
-            LedgerEvent(
-                event_id=new_event_id(),
-                created_at=self._clock(),
-                model_type=family.value,
-                decision="alias_set",
-                source=by,
-                reason=why,
-                production_version=after[Alias.PRODUCTION],
-                b_version=after[Alias.B],
-                assignments_before={a.value: v for a, v in before.items()},
-                assignments_after={a.value: v for a, v in after.items()},
+        with self._lock():
+            before = {a: (t.version if t else None) for a, t in self._targets(family).items()}
+            old = before[alias]
+            if old == version:
+                return FamilyOutcome(
+                    family, decision.value, f"already at v{version}", applied=False
+                )
+            why = reason or f"{by}: {family.value}@{alias.value} → v{version}"
+            moves: dict[Alias, tuple[str | None, str | None]] = {alias: (old, version)}
+            holder = next((a for a, v in before.items() if a is not alias and v == version), None)
+            if holder is not None and old is not None:
+                moves[holder] = (version, old)
+                why += f" ({holder.value} takes v{old} in exchange)"
+            elif holder is not None:
+                moves[holder] = (version, None)
+                why += f" ({holder.value} is left empty)"
+            details: dict[str, Any] = {}
+            live = [
+                new
+                for moved, (_, new) in moves.items()
+                if moved in (Alias.PRODUCTION, Alias.B) and new is not None
+            ]
+            if live and self._parity is not None and not skip_parity:
+                checks = {}
+                for candidate in dict.fromkeys(live):
+                    verdict = self._parity(family, candidate)
+                    checks[candidate] = {
+                        "ok": verdict.ok,
+                        "replayed": verdict.replayed,
+                        "max_probability_diff": verdict.max_probability_diff,
+                        "detail": verdict.detail,
+                    }
+                    if not verdict.ok:
+                        raise ParityRefused(
+                            f"v{candidate} cannot serve {family.value} Production or B: the "
+                            f"parity check failed ({verdict.detail}); put it in a shadow "
+                            "alias first so it records predictions, or pass --skip-parity"
+                        )
+                details["parity"] = checks
+            elif live:
+                details["parity"] = "skipped" if skip_parity else "not configured"
+                if skip_parity:
+                    why += " (parity check skipped)"
+            self._move(family, moves, by, why)
+            after = dict(before)
+            for moved, (_, new) in moves.items():
+                after[moved] = new
+            event = self._write(
+                LedgerEvent(
+                    event_id=new_event_id(),
+                    created_at=self._clock(),
+                    model_type=family.value,
+                    decision=decision.value,
+                    source=by,
+                    reason=why,
+                    production_version=after[Alias.PRODUCTION],
+                    b_version=after[Alias.B],
+                    assignments_before={a.value: v for a, v in before.items()},
+                    assignments_after={a.value: v for a, v in after.items()},
+                    details=details or None,
+                )
             )
-        )
-        outcome = FamilyOutcome(
-            family, "alias_set", why, applied=True, moves={a.value: m for a, m in moves.items()}
-        )
-        outcome.event = event
-        outcome.problems.extend(self._publish())
+            outcome = FamilyOutcome(
+                family,
+                decision.value,
+                why,
+                applied=True,
+                moves={a.value: m for a, m in moves.items()},
+            )
+            outcome.event = event
+            outcome.problems.extend(self._publish())
         return outcome
 
-    def rollback(self, family: Family, alias: Alias, *, by: str = "manual") -> FamilyOutcome:
-        """Point family@alias back at the version it had before its newest assignment."""
+    def rollback(
+        self, family: Family, alias: Alias, *, by: str = "manual", skip_parity: bool = False
+    ) -> FamilyOutcome:
+        """Point family@alias back at the version it had before its newest assignment (a
+        version that served before passes the parity check on its stored predictions)."""
         history = self._lifecycle.assignments(model_type=family.value, alias=alias.value, limit=1)
         if not history or not history[0].previous_version:
             raise ValueError(f"{family.value}@{alias.value} has no previous version to go back to")
@@ -351,6 +508,8 @@ class PromotionService:
             previous,
             by=by,
             reason=f"{by}: roll {family.value}@{alias.value} back to v{previous}",
+            skip_parity=skip_parity,
+            decision=PromotionDecision.ROLLBACK,
         )
 
 
@@ -361,37 +520,20 @@ def _window_start(assigned: AssignedVersion | None, version: str) -> datetime | 
     return assigned.assigned_at
 
 
-def _veto_swap(decision: FamilyDecision, why: str, b_record: ChallengerStats) -> FamilyDecision:
-    """The same decision without the swap (the challengers are still re-ranked).
-
-    ``b_record`` is B's own prediction record: the swapped ranking holds the old Production
-    version in B's slot and nowhere B's version, so it cannot be recovered from there."""
-    kept = decision.production
-    retained = ProductionDecision(
-        decision=PromotionDecision.RETAIN_PRODUCTION,
-        rule=kept.rule,
-        production=kept.production,
-        b=kept.b,
-        z=kept.z,
-        p_value=kept.p_value,
-        reason=f"{kept.reason}; {why}",
-        sequential=kept.sequential,
-    )
-    current = list(decision.ranking.current)
-    # The ranking was computed after the swap: put B's own record back in B's slot.
-    current[0] = b_record
-    ranking = rank_challengers(current, min_predictions=decision.ranking.min_predictions)
-    return combine(retained, ranking)
-
-
 def _event(
-    family: Family, decision: FamilyDecision, facts: dict[str, Any], source: str, applied: bool
+    family: Family,
+    decision: FamilyDecision,
+    facts: dict[str, Any],
+    source: str,
+    applied: bool,
+    created_at: datetime,
 ) -> LedgerEvent:
     production = decision.production
     sequential = production.sequential
+    ranking = decision.ranking
     return LedgerEvent(
         event_id=new_event_id(),
-        created_at=utcnow(),
+        created_at=created_at,
         model_type=family.value,
         decision=decision.decision.value,
         rule=production.rule.value,
@@ -404,12 +546,20 @@ def _event(
         production_version=production.production.version,
         production_wins=production.production.wins,
         production_games=production.production.games,
-        b_version=production.b.version,
-        b_wins=production.b.wins,
-        b_games=production.b.games,
+        b_version=production.b.version if production.b else None,
+        b_wins=production.b.wins if production.b else None,
+        b_games=production.b.games if production.b else None,
         reorder_applied=decision.reorder_applied,
         applied=applied,
-        rankings={"before": list(decision.ranking.before), "after": list(decision.ranking.after)},
+        rankings=(
+            {
+                "before": list(ranking.before),
+                "after": list(ranking.after),
+                "order": [c.version for c in ranking.ranked],
+            }
+            if ranking is not None
+            else None
+        ),
         accuracies=facts.get("accuracies"),
         assignments_before={a.value: v for a, v in decision.assignments_before.items()},
         assignments_after={a.value: v for a, v in decision.assignments_after.items()},
@@ -418,11 +568,16 @@ def _event(
 
 
 def _bare_event(
-    family: Family, decision: str, reason: str, source: str, facts: dict[str, Any]
+    family: Family,
+    decision: str,
+    reason: str,
+    source: str,
+    facts: dict[str, Any],
+    created_at: datetime,
 ) -> LedgerEvent:
     return LedgerEvent(
         event_id=new_event_id(),
-        created_at=utcnow(),
+        created_at=created_at,
         model_type=family.value,
         decision=decision,
         source=source,

@@ -1,5 +1,6 @@
-"""The hyperparameter config file (``configs/model_hyperparameters.json``): schema, validation
-with errors that name the bad field, overrides, and the plan of what to train."""
+"""The hyperparameter config file (shipped as ``rps/configs/model_hyperparameters.json``):
+schema, validation with errors that name the bad field, overrides, and the plan of what to
+train."""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""Train planned models, log each to the registry, gate, register and move aliases."""
+"""Train planned models, log each to the registry, gate, register and place them on aliases.
+
+Placement (SPEC §5, champion/challenger): training never moves a non-empty Production or B —
+promotion alone does, so an A/B test in progress is never reset by retraining. An empty
+Production or B takes the session's best gated candidate; the shadows then hold the best two by
+gym strength (holdout part) among the current shadows and the session's other candidates.
+``Placement.DIRECT`` (``--replace-live``) points each config's alias at its new version instead.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +13,21 @@ import hashlib
 import logging
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
 from rps.domain.gym import GymPart
-from rps.domain.policy import Alias, Family
+from rps.domain.policy import REGISTERED_NAMES, Alias, Family
 from rps.features.names import FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION
 from rps.models.base import ModelFamily
 from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.persistence.strength_repository import StrengthRecord
-from rps.registry.ports import LoggedTraining, ModelRegistry
+from rps.persistence.tables import utcnow
+from rps.registry.ports import AliasTarget, LoggedTraining, ModelRegistry
 from rps.serving.strength import BASELINES, StrengthReport, strength_metrics, strength_record
 from rps.training.configs import PlannedModel
 from rps.training.dataset import Dataset
@@ -28,10 +39,33 @@ log = logging.getLogger(__name__)
 BELOW_GATE_TAG = "below_gate"
 
 
+SHADOWS = (Alias.SHADOW1, Alias.SHADOW2)
+LIVE = (Alias.PRODUCTION, Alias.B)
+
+
+class Placement(StrEnum):
+    """Where a session's registered candidates go."""
+
+    CHALLENGER = "challenger"
+    """A config aimed at a shadow points it at its new version; one aimed at a non-empty
+    Production or B makes a challenger, which competes for the shadows (`rps train`,
+    `rps train-aliases`)."""
+    RANKED = "ranked"
+    """Every candidate is a challenger (scheduled training)."""
+    DIRECT = "direct"
+    """Every config's alias points at its new version, Production and B included
+    (``--replace-live``)."""
+
+
 class StrengthStore(Protocol):
-    """Where each candidate's gym figures go (``model_strength``)."""
+    """Where each candidate's gym figures go (``model_strength``), and where the current
+    shadows' figures come from."""
 
     def add(self, record: StrengthRecord) -> None: ...
+
+    def latest(
+        self, versions: Any = None, *, with_figures: bool = False
+    ) -> dict[tuple[str, str], StrengthRecord]: ...
 
 
 class TrainingProgress(Protocol):
@@ -142,7 +176,11 @@ class TrainingRunner:
         seed: int = 0,
         strength: StrengthCheck | None = None,
         strength_store: StrengthStore | None = None,
+        lock: Callable[[], AbstractContextManager[None]] = nullcontext,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._lock = lock
+        self._clock = clock
         self._registry = registry
         self._lifecycle = lifecycle
         self._assigned_by = assigned_by
@@ -158,23 +196,42 @@ class TrainingRunner:
         planned: Sequence[PlannedModel],
         *,
         warm_starts: dict[str, ModelFamily] | None = None,
+        placement: Placement = Placement.CHALLENGER,
     ) -> list[ModelOutcome]:
-        """Train every planned model in order; one failure does not stop the others. A family
-        whose Production alias is still empty and none of whose candidates passed the gate gets
-        its best candidate registered anyway, tagged ``below_gate`` (a fresh platform starts
-        with models)."""
+        """Train every planned model in order; one failure does not stop the others; then
+        place the registered candidates (see the module's docstring). A family whose
+        Production alias is still empty and none of whose candidates passed the gate gets its
+        best candidate registered anyway, tagged ``below_gate`` (a fresh platform starts with
+        models)."""
         outcomes = []
         for item in planned:
             warm = (warm_starts or {}).get(item.key)
-            outcomes.append(self._one(dataset, item, warm))
+            outcomes.append(self._one(dataset, item, warm, placement))
         for family in dict.fromkeys(o.planned.family for o in outcomes):
             mine = [o for o in outcomes if o.planned.family is family]
-            self._fill_live_aliases(family, mine)
-            self._register_below_gate(family, mine)
+            with self._lock():
+                self._fill_live_aliases(family, mine)
+                self._register_below_gate(family, mine)
+                if placement is not Placement.DIRECT:
+                    self._place_challengers(family, mine)
         return outcomes
 
+    def _direct_alias(self, planned: PlannedModel, placement: Placement) -> Alias | None:
+        """The alias a new version of ``planned`` points at as soon as it is registered."""
+        target = planned.promote_alias
+        if target is None or placement is Placement.RANKED:
+            return None
+        if placement is Placement.DIRECT or target in SHADOWS:
+            return target
+        # Production or B: only while empty; otherwise the version is a challenger.
+        return target if self._registry.alias_target(planned.family, target) is None else None
+
     def _one(
-        self, dataset: Dataset, planned: PlannedModel, warm: ModelFamily | None
+        self,
+        dataset: Dataset,
+        planned: PlannedModel,
+        warm: ModelFamily | None,
+        placement: Placement = Placement.CHALLENGER,
     ) -> ModelOutcome:
         outcome = ModelOutcome(planned)
         started = time.perf_counter()
@@ -208,8 +265,10 @@ class TrainingRunner:
                 log.warning("%s %s; not registered", planned.key, outcome.reason)
             else:
                 outcome.version = self._registry.register(outcome.run_id, planned.registered_name)
-                if planned.promote_alias is not None:
-                    self._move_alias(outcome, planned.promote_alias)
+                with self._lock():
+                    direct = self._direct_alias(planned, placement)
+                    if direct is not None:
+                        self._move_alias(outcome, direct)
             self._store_strength(outcome)
         except Exception as exc:  # report and go on with the next model
             outcome.error = f"{type(exc).__name__}: {exc}"
@@ -229,7 +288,7 @@ class TrainingRunner:
             spare = [o for o in accepted if o.alias not in (Alias.PRODUCTION, Alias.B)]
             if not spare:
                 return
-            best = max(spare, key=lambda o: o.gym_win_rate(GymPart.TRAINING) or 0.0)
+            best = max(spare, key=lambda o: o.gym_win_rate(GymPart.HOLDOUT) or 0.0)
             assert best.version is not None
             vacated = best.alias
             if vacated is not None:
@@ -240,6 +299,65 @@ class TrainingRunner:
             )
             self._move_alias(best, alias, reason=reason)
             log.info("%s: v%s moved to the empty %s", best.planned.key, best.version, alias.value)
+
+    def _place_challengers(self, family: Family, outcomes: list[ModelOutcome]) -> None:
+        """shadow1 and shadow2 take the best two, by gym strength on the holdout part, of the
+        versions they hold now and this session's gated candidates that hold no alias. A
+        current shadow keeps its place against an equal newcomer; one without gym figures
+        ranks last."""
+        newcomers = [
+            o for o in outcomes if o.accepted and o.registered and not o.error and o.alias is None
+        ]
+        if not newcomers:
+            return
+        current = {a: self._registry.alias_target(family, a) for a in SHADOWS}
+        held = [t for t in current.values() if t is not None]
+        figures: dict[str, float | None] = {}
+        if self._strength_store is not None and held:
+            records = self._strength_store.latest((family.value, t.version) for t in held)
+            figures = {
+                t.version: records[(family.value, t.version)].holdout_win_rate
+                for t in held
+                if (family.value, t.version) in records
+            }
+        # (gym holdout rate or -1, -position, version, the session's outcome or the shadow held)
+        entrants: list[tuple[float, int, str, ModelOutcome | AliasTarget]] = []
+        for position, target in enumerate(held):
+            entrants.append(
+                (figures.get(target.version) or -1.0, -position, target.version, target)
+            )
+        for position, outcome in enumerate(newcomers, start=len(held)):
+            assert outcome.version is not None
+            rate = outcome.gym_win_rate(GymPart.HOLDOUT)
+            score = rate if rate is not None else -1.0
+            entrants.append((score, -position, outcome.version, outcome))
+        ranked = sorted(entrants, key=lambda e: (e[0], e[1]), reverse=True)
+        for alias, (score, _, version, who) in zip(SHADOWS, ranked, strict=False):
+            before = current[alias]
+            if before is not None and before.version == version:
+                continue
+            measured = f"{100 * score:.1f}%" if score >= 0 else "unmeasured"
+            why = f"challenger placement: among the two strongest shadows (gym holdout {measured})"
+            if isinstance(who, ModelOutcome):
+                self._move_alias(who, alias, reason=why)
+            else:
+                self._registry.set_alias(REGISTERED_NAMES[family], alias, version)
+                self._lifecycle.record_assignment(
+                    model_type=family.value,
+                    alias=alias.value,
+                    version=version,
+                    run_id=who.run_id,
+                    previous_version=before.version if before else None,
+                    assigned_by=self._assigned_by,
+                    reason=why,
+                    assigned_at=self._clock(),
+                )
+            log.info("%s@%s → v%s (%s)", family.value, alias.value, version, why)
+        for _, _, version, who in ranked[len(SHADOWS) :]:
+            if isinstance(who, ModelOutcome):
+                who.reason += "; weaker than the current shadows, so it holds no alias"
+                log.info("%s: v%s is weaker than the shadows; it holds no alias", family.value,
+                         version)  # fmt: skip
 
     def _register_below_gate(self, family: Family, outcomes: list[ModelOutcome]) -> None:
         if any(o.accepted for o in outcomes):
@@ -303,6 +421,7 @@ class TrainingRunner:
             previous_version=outcome.previous_version,
             assigned_by=self._assigned_by,
             reason=reason or f"trained with config {planned.config_id}",
+            assigned_at=self._clock(),
         )
 
     @staticmethod

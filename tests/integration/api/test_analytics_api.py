@@ -184,6 +184,7 @@ def test_game_stats_summarise_one_game_even_a_test_game(client: TestClient) -> N
         "bot_score": answers[-1]["bot_score"],
         "winner": answers[-1]["winner"],
         "finished": True,
+        "finished_reason": "completed",
     }
 
 
@@ -194,6 +195,7 @@ def test_an_unfinished_game_has_no_winner_yet(client: TestClient) -> None:
     stats = get_json(client, f"/stats?game_id={game['game_id']}")
 
     assert (stats["rounds"], stats["winner"], stats["finished"]) == (1, None, False)
+    assert stats["finished_reason"] is None
 
 
 def test_session_stats_count_the_sessions_games_and_streaks(
@@ -495,7 +497,7 @@ def test_games_list_newest_first_without_test_games(client: TestClient) -> None:
     done = listed[1]
     assert set(done) == {
         "game_id", "player_name", "policy", "model_type", "bot_model_alias", "user_score",
-        "bot_score", "winner", "rounds", "created_at", "finished_at", "source",
+        "bot_score", "winner", "rounds", "created_at", "finished_at", "finished_reason", "source",
     }  # fmt: skip
     assert done["player_name"] == XSS_NAME
     assert (done["policy"], done["model_type"]) == ("brian", "feedforward_nn")
@@ -505,12 +507,13 @@ def test_games_list_newest_first_without_test_games(client: TestClient) -> None:
         answers[-1]["user_score"],
         answers[-1]["bot_score"],
     )
-    assert done["source"] == "human"
+    assert (done["source"], done["finished_reason"]) == ("human", "completed")
     created = datetime.fromisoformat(done["created_at"])
     assert done["created_at"].endswith("Z")
     assert datetime.fromisoformat(done["finished_at"]) >= created
     assert listed[0]["winner"] is None
     assert listed[0]["finished_at"] is None
+    assert listed[0]["finished_reason"] is None
 
 
 def test_games_list_filters_by_player_and_policy(client: TestClient, container: Container) -> None:

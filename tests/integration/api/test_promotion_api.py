@@ -22,7 +22,7 @@ from rps.domain.policy import Alias, Family
 from rps.persistence.database import Database, migrate
 from rps.persistence.lifecycle_repository import TrainingStatus
 from rps.persistence.promotion_repository import LedgerEvent
-from rps.persistence.tables import alias_predictions, games
+from rps.persistence.tables import alias_predictions, games, rounds
 from rps.settings import Settings, load_settings
 from tests.integration.api.test_platform_api import metric_value
 from tests.support.onnx_models import DictSource, fetched
@@ -383,7 +383,10 @@ def sort_key(labels: dict[str, str]) -> str:
         ("rps_model_games_since_production_swap", combinations(model=FAMILIES, alias=ALIASES)),
         (
             "rps_training_completed_total",
-            combinations(model_type=[*FAMILIES, "all"], status=["succeeded", "failed", "skipped"]),
+            combinations(
+                model_type=[*FAMILIES, "all"],
+                status=["succeeded", "failed", "skipped", "rejected"],
+            ),
         ),
         (
             "rps_training_duration_seconds_bucket",
@@ -547,6 +550,30 @@ def store_game(
                 "winner": winner,
                 "created_at": created_at,
                 "finished_at": created_at + timedelta(minutes=5) if winner else None,
+                "finished_reason": "completed" if winner else None,
+                "rounds_played": 1,
+            },
+        )
+        # One round the alias's model decided: only such games are A/B evidence (SPEC §7).
+        conn.execute(
+            insert(rounds),
+            {
+                "game_id": game_id,
+                "step_no": 1,
+                "user_move": "rock",
+                "bot_move": "paper",
+                "result": "lose",
+                "user_delta": 0.0,
+                "bot_delta": 1.0,
+                "user_score": 0.0,
+                "bot_score": 1.0,
+                "rock_pts": 1.0,
+                "paper_pts": 1.2,
+                "scissors_pts": 1.7,
+                "decision_source": "model",
+                "model_alias": alias.value,
+                "model_version": VERSIONS[alias],
+                "created_at": created_at + timedelta(minutes=1),
             },
         )
     return game_id

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from rps.settings import PACKAGED_TRAINING_CONFIG
+
 REPO = Path(__file__).resolve().parents[3]
-SHIPPED_CONFIG = REPO / "configs" / "model_hyperparameters.json"
+SHIPPED_CONFIG = PACKAGED_TRAINING_CONFIG
 
 # Small enough to train 12 models in seconds, big enough to learn cal/hal-like players.
 TINY = {

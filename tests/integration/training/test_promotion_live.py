@@ -54,17 +54,19 @@ def play(url: str, policy: str, games: int) -> list[dict]:
 
 
 def craft_games(db_path: Path, alias: str, version: str, winner: str, count: int) -> None:
-    """Finished xgboost games of ``version`` as ``alias`` with a chosen winner (no rounds)."""
+    """Finished xgboost games of ``version`` as ``alias`` with a chosen winner, each with one
+    model round by that version (only games with a model round are promotion evidence)."""
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     with sqlite3.connect(db_path) as conn:
         for _ in range(count):
+            game_id = uuid.uuid4().hex
             conn.execute(
                 "INSERT INTO games (id, session_id, player_name, policy, model_type, "
                 "bot_model_alias, model_version, difficulty_mode, is_test, user_score, bot_score,"
                 " winner, created_at, finished_at, source, rounds_played) VALUES (?, ?, 'crafted',"
                 " 'forrest', 'xgboost', ?, ?, 'normal', 0, ?, ?, ?, ?, ?, 'human', 12)",
                 (
-                    uuid.uuid4().hex,
+                    game_id,
                     uuid.uuid4().hex,
                     alias,
                     version,
@@ -74,6 +76,13 @@ def craft_games(db_path: Path, alias: str, version: str, winner: str, count: int
                     now,
                     now,
                 ),
+            )
+            conn.execute(
+                "INSERT INTO rounds (game_id, step_no, user_move, bot_move, result, user_delta,"
+                " bot_delta, user_score, bot_score, rock_pts, paper_pts, scissors_pts,"
+                " decision_source, model_alias, model_version, created_at) VALUES (?, 4, 'rock',"
+                " 'paper', 'lose', 0, 1, 0, 1, 1, 1.2, 1.7, 'model', ?, ?, ?)",
+                (game_id, alias, version, now),
             )
 
 
@@ -115,8 +124,8 @@ def test_a_promotion_swaps_aliases_reloads_the_app_and_survives_a_restart(platfo
         assert swap["applied"] is True
         assert swap["b_wins"] >= 10
         assert swap["production_wins"] <= swap["production_games"]
-        assert swap["details"]["parity"]["ok"] is True
-        assert swap["details"]["parity"]["replayed"] > 0
+        assert swap["details"]["parity"][before["B"]]["ok"] is True
+        assert swap["details"]["parity"][before["B"]]["replayed"] > 0
         assert swap["assignments_after"]["Production"] == before["B"]
         # A new game assigned to Production is played by the promoted version.
         for answer in play(server.url, "forrest", 3):
@@ -183,7 +192,7 @@ def test_alias_set_and_rollback_move_one_alias_and_are_recorded(platform_copy):
         moves = conn.execute(
             "SELECT count(*) FROM model_assignments WHERE assigned_by LIKE 'rps alias%'"
         ).fetchone()[0]
-    assert decisions == ["alias_set", "alias_set"]
+    assert decisions == ["alias_set", "rollback"]
     assert moves == 4  # two exchanges of two moves each
 
 

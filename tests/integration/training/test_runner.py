@@ -155,3 +155,127 @@ def test_an_empty_production_takes_the_best_gated_candidate_from_its_shadow(data
     filled = lifecycle.assignments(model_type="multinomial_logistic")
     assert any("filled the empty Production" in (m.reason or "") for m in filled)
     assert not any(o.below_gate for o in outcomes)
+
+
+class FiguresStore:
+    """A strength store that remembers each version's holdout gym figure."""
+
+    def __init__(self, figures: dict[tuple[str, str], float] | None = None) -> None:
+        self.figures = dict(figures or {})
+        self.added: list[Any] = []
+
+    def add(self, record: Any) -> None:
+        self.added.append(record)
+
+    def latest(self, versions: Any = None, *, with_figures: bool = False) -> dict[Any, Any]:
+        from types import SimpleNamespace
+
+        wanted = list(versions or self.figures)
+        return {
+            key: SimpleNamespace(holdout_win_rate=self.figures[key])
+            for key in wanted
+            if key in self.figures
+        }
+
+
+@pytest.fixture
+def gym_rates(monkeypatch):
+    """Candidates' holdout gym win rates by config id (the gym itself is not played here)."""
+    from rps.training.runner import ModelOutcome
+
+    rates: dict[str, float] = {}
+
+    def gym_win_rate(self: ModelOutcome, part: Any = None) -> float | None:
+        return rates.get(self.planned.config_id)
+
+    monkeypatch.setattr(ModelOutcome, "gym_win_rate", gym_win_rate)
+    return rates
+
+
+XGB_NAME = "rps_bot_xgboost"
+
+
+def _held(registry: MemoryRegistry) -> dict[Alias, str | None]:
+    return {a: registry.aliases.get((XGB_NAME, a)) for a in Alias}
+
+
+def test_retraining_never_moves_a_live_production_or_b(dataset, lifecycle, gym_rates):
+    from rps.training.runner import Placement
+
+    registry = MemoryRegistry()
+    planned = plan(parse_config(tiny_config()), model_types=[Family.XGBOOST])
+    TrainingRunner(registry, lifecycle).run(dataset, planned)
+    first = _held(registry)
+    assert first == {Alias.PRODUCTION: "1", Alias.B: "2", Alias.SHADOW1: "3", Alias.SHADOW2: "4"}
+    # Every new candidate is far stronger than anything serving: still, only shadows move.
+    gym_rates.update({p.config_id: 0.99 for p in planned})
+    for placement in (Placement.CHALLENGER, Placement.RANKED):
+        TrainingRunner(registry, lifecycle, strength_store=FiguresStore()).run(
+            dataset, planned, placement=placement
+        )
+        held = _held(registry)
+        assert (held[Alias.PRODUCTION], held[Alias.B]) == ("1", "2")
+    assert held[Alias.SHADOW1] not in ("3", "4")
+
+
+def test_the_shadows_hold_the_two_strongest_of_the_current_shadows_and_the_candidates(
+    dataset, lifecycle, gym_rates
+):
+    from rps.training.runner import Placement
+
+    registry = MemoryRegistry()
+    planned = plan(parse_config(tiny_config()), model_types=[Family.XGBOOST])
+    TrainingRunner(registry, lifecycle).run(dataset, planned)  # versions 1-4
+    # The current shadows measured 0.80 (v3) and 0.60 (v4); of the four candidates (v5-v8)
+    # only the one continuing shadow2's config (0.70) beats either.
+    store = FiguresStore({("xgboost", "3"): 0.80, ("xgboost", "4"): 0.60})
+    rates = {p.config_id: 0.50 for p in planned}
+    strong = next(p for p in planned if p.promote_alias is Alias.SHADOW2)
+    rates[strong.config_id] = 0.70
+    gym_rates.update(rates)
+    outcomes = TrainingRunner(registry, lifecycle, strength_store=store).run(
+        dataset, planned, placement=Placement.RANKED
+    )
+    strong_outcome = next(o for o in outcomes if o.planned is strong)
+    held = _held(registry)
+    assert held == {
+        Alias.PRODUCTION: "1",
+        Alias.B: "2",
+        Alias.SHADOW1: "3",
+        Alias.SHADOW2: strong_outcome.version,
+    }
+    weak = [o for o in outcomes if o is not strong_outcome]
+    assert all(o.registered and o.alias is None for o in weak)
+    assert all("holds no alias" in o.reason for o in weak)
+    moves = [
+        m for m in lifecycle.assignments(model_type="xgboost") if m.version == held[Alias.SHADOW2]
+    ]
+    assert "challenger placement" in (moves[0].reason or "")
+
+
+def test_a_hand_set_strong_shadow_survives_retraining(dataset, lifecycle, gym_rates):
+    from rps.training.runner import Placement
+
+    registry = MemoryRegistry()
+    planned = plan(parse_config(tiny_config()), model_types=[Family.XGBOOST])
+    TrainingRunner(registry, lifecycle).run(dataset, planned)
+    store = FiguresStore({("xgboost", "3"): 0.95, ("xgboost", "4"): 0.10})
+    gym_rates.update({p.config_id: 0.50 for p in planned})
+    TrainingRunner(registry, lifecycle, strength_store=store).run(
+        dataset, planned, placement=Placement.RANKED
+    )
+    held = _held(registry)
+    assert held[Alias.SHADOW1] == "3"  # the strong one stays
+    assert held[Alias.SHADOW2] not in ("3", "4")  # the weak one is replaced
+
+
+def test_replace_live_points_production_and_b_at_the_new_versions(dataset, lifecycle):
+    from rps.training.runner import Placement
+
+    registry = MemoryRegistry()
+    planned = plan(parse_config(tiny_config()), model_types=[Family.XGBOOST])
+    TrainingRunner(registry, lifecycle).run(dataset, planned)
+    outcomes = TrainingRunner(registry, lifecycle).run(dataset, planned, placement=Placement.DIRECT)
+    by_alias = {o.alias: o.version for o in outcomes}
+    assert _held(registry) == by_alias
+    assert _held(registry)[Alias.PRODUCTION] == "5"

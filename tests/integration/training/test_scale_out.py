@@ -462,7 +462,8 @@ def test_games_alternating_between_two_apps_lose_and_duplicate_no_round(
 
 
 def _craft_games(database_url: str, alias: str, version: str, winner: str, count: int) -> None:
-    """Finished xgboost games of ``version`` as ``alias`` with a chosen winner (no rounds)."""
+    """Finished xgboost games of ``version`` as ``alias`` with a chosen winner, each with one
+    model round by that version (only games with a model round are promotion evidence)."""
     now = datetime.now(UTC)
     rows = [
         {
@@ -485,10 +486,32 @@ def _craft_games(database_url: str, alias: str, version: str, winner: str, count
         }
         for _ in range(count)
     ]
+    model_rounds = [
+        {
+            "game_id": row["id"],
+            "step_no": 4,
+            "user_move": "rock",
+            "bot_move": "paper",
+            "result": "lose",
+            "user_delta": 0.0,
+            "bot_delta": 1.0,
+            "user_score": 0.0,
+            "bot_score": 1.0,
+            "rock_pts": 1.0,
+            "paper_pts": 1.2,
+            "scissors_pts": 1.7,
+            "decision_source": "model",
+            "model_alias": alias,
+            "model_version": version,
+            "created_at": now,
+        }
+        for row in rows
+    ]
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
             conn.execute(insert(games), rows)
+            conn.execute(insert(rounds), model_rounds)
     finally:
         engine.dispose()
 

@@ -93,7 +93,11 @@ def test_a_new_cache_generation_is_picked_up_while_games_go_on(trained_platform)
         for player in players:
             player.start()
         try:
-            trained_platform.rps("train-aliases", "--model-types", "xgboost", "--aliases", "B")
+            # --replace-live: B itself moves to its retrained version (by default it would
+            # become a challenger for the shadows).
+            trained_platform.rps(
+                "train-aliases", "--model-types", "xgboost", "--aliases", "B", "--replace-live"
+            )
             trained_platform.rps("sync-cache", "--clean")
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:

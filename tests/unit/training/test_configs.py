@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
 from rps.domain.policy import Alias, Family
+from rps.settings import PACKAGED_TRAINING_CONFIG
 from rps.training.configs import (
     REGISTERED_NAMES,
     ConfigError,
@@ -19,7 +19,7 @@ from rps.training.configs import (
     plan,
 )
 
-SHIPPED = Path(__file__).resolve().parents[3] / "configs" / "model_hyperparameters.json"
+SHIPPED = PACKAGED_TRAINING_CONFIG
 SCHEMA = SHIPPED.with_name("model_hyperparameters.schema.json")
 
 

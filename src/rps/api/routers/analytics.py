@@ -3,6 +3,8 @@ leaderboard, the bots' win rates, win streaks and the list of recent games.
 
 Public figures leave out test games and games created before ``METRICS_SINCE_DATE``; rankings of
 people also leave out personas and simulated players (``rps.persistence.analytics_queries``).
+Abandoned games count as finished games; ``finished_reason`` narrows the games list and the
+stats to one reason, and streaks and the leaderboard count completed games only.
 
 Unlike gameplay, whose sub-millisecond statements run on the event loop, these are aggregates
 whose cost grows with the ``games`` table; they run in a worker thread so a slow scan never
@@ -51,6 +53,7 @@ from rps.domain.errors import GameNotFound, InvalidInput
 from rps.domain.policy import Policy
 from rps.persistence import analytics_queries as queries
 from rps.persistence.analytics_queries import Tally
+from rps.persistence.records import FinishedReason
 
 router = APIRouter(tags=["analytics"])
 
@@ -87,6 +90,12 @@ OptionalPolicy = Annotated[
     BeforeValidator(_blank_is_absent),
     WithJsonSchema({"type": "string", "enum": ["", *(p.value for p in Policy)]}),
 ]
+OptionalReason = Annotated[
+    FinishedReason | None,
+    BeforeValidator(_blank_is_absent),
+    WithJsonSchema({"type": "string", "enum": ["", *(r.value for r in FinishedReason)]}),
+]
+_REASON_HELP = "Only games that finished this way (completed, or closed as abandoned)"
 
 
 def _policy_record(tally: Tally) -> PolicyRecord:
@@ -109,11 +118,18 @@ def _player_record(tally: Tally) -> PlayerRecord:
     )
 
 
-@router.get("/stats/global", response_model=GlobalStatsResponse)
-async def global_stats(container: ContainerDep) -> GlobalStatsResponse:
-    """Totals over every public game, and per model policy."""
+@router.get("/stats/global", response_model=GlobalStatsResponse, responses=_INVALID)
+async def global_stats(
+    container: ContainerDep,
+    finished_reason: Annotated[OptionalReason, Query(description=_REASON_HELP)] = None,
+) -> GlobalStatsResponse:
+    """Totals over every public game, and per model policy (abandoned games count as finished
+    games; ``finished_reason`` keeps one kind)."""
     stats = await asyncio.to_thread(
-        queries.global_stats, container.database, since=container.settings.metrics_since()
+        queries.global_stats,
+        container.database,
+        since=container.settings.metrics_since(),
+        reason=finished_reason,
     )
     return GlobalStatsResponse(
         games=stats.totals.games,
@@ -189,6 +205,7 @@ async def game_or_session_stats(
             bot_score=game.bot_score,
             winner=game.winner,
             finished=game.winner is not None,
+            finished_reason=game.finished_reason,
         )
     assert session_id is not None
     session = await asyncio.to_thread(queries.session_stats, db, session_id)
@@ -207,13 +224,18 @@ async def game_or_session_stats(
 
 
 @router.get("/stats/policy/{policy}", response_model=PolicyStatsResponse, responses=_INVALID)
-async def policy_stats(policy: Policy, container: ContainerDep) -> PolicyStatsResponse:
+async def policy_stats(
+    policy: Policy,
+    container: ContainerDep,
+    finished_reason: Annotated[OptionalReason, Query(description=_REASON_HELP)] = None,
+) -> PolicyStatsResponse:
     """One model policy's record against everyone in public games."""
     stats = await asyncio.to_thread(
         queries.policy_stats,
         container.database,
         policy,
         since=container.settings.metrics_since(),
+        reason=finished_reason,
     )
     return PolicyStatsResponse(
         **_policy_record(stats.tally).model_dump(),
@@ -230,11 +252,17 @@ async def policy_stats(policy: Policy, container: ContainerDep) -> PolicyStatsRe
     responses={404: {"model": Detail, "description": "The player has no games"}, **_INVALID},
 )
 async def player_stats(
-    name: Annotated[Lookup, Path()], container: ContainerDep
+    name: Annotated[Lookup, Path()],
+    container: ContainerDep,
+    finished_reason: Annotated[OptionalReason, Query(description=_REASON_HELP)] = None,
 ) -> PlayerStatsResponse:
     """A player's record (exact name) in public games, overall and per model policy."""
     stats = await asyncio.to_thread(
-        queries.player_stats, container.database, name, since=container.settings.metrics_since()
+        queries.player_stats,
+        container.database,
+        name,
+        since=container.settings.metrics_since(),
+        reason=finished_reason,
     )
     if stats is None:
         raise HTTPException(404, f"no games by player {name!r}")
@@ -252,8 +280,8 @@ async def leaderboard(
     container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Entries to return")] = 10,
 ) -> LeaderboardResponse:
-    """People with at least LEADERBOARD_MIN_GAMES finished games, by win rate, then games, then
-    name."""
+    """People with at least LEADERBOARD_MIN_GAMES completed games (abandoned ones do not
+    count), by win rate, then games, then name."""
     min_games = container.settings.LEADERBOARD_MIN_GAMES
     entries = await asyncio.to_thread(
         queries.leaderboard,
@@ -279,6 +307,7 @@ async def bot_win_rates(
     human_only: Annotated[
         bool, Query(description="Only games of people; false counts every public game")
     ] = True,
+    finished_reason: Annotated[OptionalReason, Query(description=_REASON_HELP)] = None,
 ) -> BotWinRatesResponse:
     """Each model policy's record, against people or against everyone."""
     tallies = await asyncio.to_thread(
@@ -286,6 +315,7 @@ async def bot_win_rates(
         container.database,
         since=container.settings.metrics_since(),
         human_only=human_only,
+        reason=finished_reason,
     )
     return BotWinRatesResponse(
         human_only=human_only,
@@ -313,7 +343,8 @@ async def win_streaks(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100, description="Entries to return")] = 10,
 ) -> WinStreaksResponse:
-    """People ranked by their longest run of wins, then their current run, then name."""
+    """People ranked by their longest run of wins in completed games (abandoned games neither
+    extend nor break a run), then their current run, then name."""
     entries = await asyncio.to_thread(
         queries.win_streaks,
         container.database,
@@ -344,6 +375,7 @@ async def list_games(
     ] = None,
     policy: Annotated[OptionalPolicy, Query(description="Only games against this policy")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Games to return")] = 20,
+    finished_reason: Annotated[OptionalReason, Query(description=_REASON_HELP)] = None,
 ) -> GameListResponse:
     """Public games, finished or not, newest first."""
     found = await asyncio.to_thread(
@@ -353,6 +385,7 @@ async def list_games(
         player_name=player_name,
         policy=policy,
         limit=limit,
+        reason=finished_reason,
     )
     return GameListResponse(
         games=[
@@ -368,6 +401,7 @@ async def list_games(
                 rounds=g.rounds,
                 created_at=iso(g.created_at),
                 finished_at=iso(g.finished_at),
+                finished_reason=g.finished_reason,
                 source=g.source,
             )
             for g in found

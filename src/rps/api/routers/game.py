@@ -30,7 +30,11 @@ _MALFORMED: dict[int | str, dict[str, Any]] = {
 _ERRORS: dict[int | str, dict[str, Any]] = {
     **_MALFORMED,
     404: {"model": Detail, "description": "No such game"},
-    409: {"model": Detail, "description": "Finished game, or a round conflict"},
+    409: {
+        "model": Detail,
+        "description": "Finished game (the detail says when it was closed as abandoned), "
+        "or a round conflict",
+    },
     422: {"model": Detail, "description": "Invalid input"},
 }
 
@@ -85,6 +89,7 @@ async def get_round_points(
             "round_no": next_round,
             "round_points": round_values(game_id, next_round).as_points(),
             "finished": view.game.winner is not None,
+            "finished_reason": reason.value if (reason := view.game.finished_reason) else None,
         }
     )
 

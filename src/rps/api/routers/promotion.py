@@ -17,10 +17,10 @@ from rps.api.deps import AdminDep, ContainerDep
 from rps.api.schemas import Detail, Text
 from rps.bootstrap import Container, ab_split
 from rps.domain.policy import Alias, Family, Policy
-from rps.domain.promotion import sample_ratio_mismatch_p
 from rps.persistence.ops_queries import CounterfactualFigures
 from rps.persistence.promotion_repository import LedgerEvent, new_event_id
 from rps.persistence.strength_repository import StrengthRecord
+from rps.services.ab_evidence import ab_window_start, sample_ratio
 
 router = APIRouter(tags=["promotion"])
 
@@ -271,16 +271,20 @@ def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> 
         ((family, alias, version) for (family, alias), version in served.items()),
         scoring_version,
     )
+    # The evidence promotion counts (SPEC §7): the same games, the same sources.
+    sources = settings.promotion_sources
     families = []
     for policy in Policy:
         family = policy.family
         assigned = container.promotions.current_assignments(family.value)
         aliases = []
+        windows: dict[Alias, datetime | None] = {}
         for alias in Alias:
             loaded = status.get((family.value, alias.value), {})
             version = loaded.get("version")
             record = assigned.get(alias.value)
             since = record.assigned_at if record and record.version == version else None
+            windows[alias] = since
             predictions = correct = played = wins = 0
             if version is not None:
                 predictions, correct = ops.predictions_since(
@@ -288,7 +292,7 @@ def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> 
                 )
                 if alias in (Alias.PRODUCTION, Alias.B):
                     games = container.promotions.version_games(
-                        family.value, alias.value, version, since
+                        family.value, alias.value, version, since, sources=sources
                     )
                     played, wins = games.games, games.bot_wins
             aliases.append(
@@ -312,17 +316,13 @@ def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> 
                     ),
                 }
             )
-        windows = [
-            r.assigned_at
-            for a, r in assigned.items()
-            if a in (Alias.PRODUCTION.value, Alias.B.value)
-        ]
-        counts = container.promotions.assignment_counts(
-            family.value, max(windows) if windows else None
+        srm = sample_ratio(
+            container.promotions,
+            family,
+            ab_window_start(windows),
+            shares[family] if settings.ENABLE_AB_TESTING else None,
+            sources,
         )
-        observed_b = counts.get(Alias.B.value, 0)
-        total = observed_b + counts.get(Alias.PRODUCTION.value, 0)
-        configured_b = 1.0 - shares[family] if settings.ENABLE_AB_TESTING else 0.0
         daily = [
             {
                 "date": d.day.isoformat(),
@@ -339,15 +339,11 @@ def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> 
                 "model_type": family.value,
                 "policy": policy.value,
                 "ab_split": {
-                    "enabled": settings.ENABLE_AB_TESTING,
-                    "configured_b": configured_b,
-                    "observed_b": observed_b / total if total else None,
-                    "games": total,
-                    "srm_p_value": (
-                        sample_ratio_mismatch_p(observed_b, total, configured_b)
-                        if settings.ENABLE_AB_TESTING
-                        else None
-                    ),
+                    "enabled": srm["enabled"],
+                    "configured_b": srm["expected_b_share"],
+                    "observed_b": srm["observed_b_share"],
+                    "games": srm["production_games"] + srm["b_games"],
+                    "srm_p_value": srm["p_value"],
                 },
                 "aliases": aliases,
                 "daily": daily,
