@@ -35,7 +35,13 @@ def outcomes_table(outcomes: list[FamilyOutcome], *, dry_run: bool) -> Table:
     for column in ("family", "decision", "alias moves", "reason"):
         table.add_column(column, overflow="fold")
     for o in outcomes:
-        moves = ", ".join(f"{a}: v{old}→v{new}" for a, (old, new) in o.moves.items()) or "—"
+        moves = (
+            ", ".join(
+                f"{a}: {f'v{old}' if old else 'empty'}→{f'v{new}' if new else 'empty'}"
+                for a, (old, new) in o.moves.items()
+            )
+            or "—"
+        )
         table.add_row(o.family.value, o.decision, moves, o.reason)
     return table
 
