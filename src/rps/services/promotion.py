@@ -63,6 +63,15 @@ class ParityVerdict:
     replayed: int = 0
     max_probability_diff: float | None = None
 
+    def facts(self) -> dict[str, Any]:
+        """The verdict as the ledger row's ``details.parity[version]`` stores it."""
+        return {
+            "ok": self.ok,
+            "replayed": self.replayed,
+            "max_probability_diff": self.max_probability_diff,
+            "detail": self.detail,
+        }
+
 
 # Checks a version's stored predictions against the model a fresh load of it gives (§6.6).
 ParityCheck = Callable[[Family, str], ParityVerdict]
@@ -258,12 +267,7 @@ class PromotionService:
             refused = False
             for version in unchecked:
                 verdict = self._parity(family, version)
-                verdicts[version] = {
-                    "ok": verdict.ok,
-                    "replayed": verdict.replayed,
-                    "max_probability_diff": verdict.max_probability_diff,
-                    "detail": verdict.detail,
-                }
+                verdicts[version] = verdict.facts()
                 if not verdict.ok:
                     log.warning(
                         "%s v%s fails the parity check: %s", family.value, version, verdict.detail
@@ -446,12 +450,7 @@ class PromotionService:
                 checks = {}
                 for candidate in dict.fromkeys(live):
                     verdict = self._parity(family, candidate)
-                    checks[candidate] = {
-                        "ok": verdict.ok,
-                        "replayed": verdict.replayed,
-                        "max_probability_diff": verdict.max_probability_diff,
-                        "detail": verdict.detail,
-                    }
+                    checks[candidate] = verdict.facts()
                     if not verdict.ok:
                         raise ParityRefused(
                             f"v{candidate} cannot serve {family.value} Production or B: the "
