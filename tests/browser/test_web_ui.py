@@ -441,6 +441,51 @@ def sample_gym(rank: int) -> dict[str, Any] | None:
     }
 
 
+def sample_preview() -> dict[str, Any]:
+    """Forrest's next promotion run: a sequential test under way, shadow1 ranked first."""
+    return {
+        "rule": "sequential",
+        "next_decision": "insufficient_data",
+        "test_outcome": "insufficient_data",
+        "reason": "sequential rule: the test goes on, no difference yet at alpha=0.05",
+        "alpha": 0.05,
+        "max_games": 500,
+        "min_games": 3,
+        "production": {"version": "10", "games": 20, "bot_wins": 12},
+        "b": {"version": "9", "games": 20, "bot_wins": 9},
+        "z": -0.95,
+        "p_value": 0.83,
+        "always_valid_p": 0.91,
+        "log_likelihood_ratio": 0.09,
+        "windows": {"Production": "2026-11-23T08:00:00Z", "B": "2026-11-23T08:00:00Z"},
+        "challengers": [
+            {
+                "rank": 1,
+                "alias": "shadow1",
+                "version": "8",
+                "ranked_on": "live",
+                "margin": 0.31,
+                "scored_rounds": 180,
+                "gym_holdout_win_rate": 0.9,
+                "accuracy": 0.45,
+                "predictions": 300,
+            },
+            {
+                "rank": 2,
+                "alias": "B",
+                "version": "9",
+                "ranked_on": "gym",
+                "margin": None,
+                "scored_rounds": 12,
+                "gym_holdout_win_rate": 0.88,
+                "accuracy": 0.5,
+                "predictions": 350,
+            },
+        ],
+        "assignments_after": {"Production": "10", "B": "9", "shadow1": "8", "shadow2": "7"},
+    }
+
+
 def sample_summary() -> dict[str, Any]:
     """An /ops/summary body with a week of history, one swap and two training runs."""
     days = [f"2026-11-{d:02d}" for d in range(23, 30)]
@@ -496,6 +541,7 @@ def sample_summary() -> dict[str, Any]:
                     "srm_p_value": 0.8,
                 },
                 "aliases": aliases,
+                "promotion": sample_preview() if index == 1 else None,
                 "daily": daily,
             }
         )
@@ -584,6 +630,17 @@ def test_the_ops_page_draws_charts_and_tables_from_a_full_summary(probe: PagePro
     expect(forrest.locator(".ab-split")).to_contain_text("observed 48% of 40 games")
     logan = page.locator('article.family[data-family="multinomial_logistic"]')
     expect(logan.locator(".ab-split")).to_contain_text("A/B test off")
+    preview = forrest.locator(".promotion-preview")
+    expect(preview).to_have_attribute("data-decision", "insufficient_data")
+    expect(preview).to_contain_text("Next promotion run: Insufficient data")
+    expect(preview.locator(".test-figures")).to_contain_text("v10: 12/20 games won (60.0%)")
+    expect(preview.locator(".test-figures")).to_contain_text("sequential p = 0.91")
+    expect(preview.locator(".test-figures")).to_contain_text("B at 20 of 500 games")
+    ranking = preview.locator(".challenger-ranking li")
+    expect(ranking).to_have_count(2)
+    expect(ranking.first).to_have_text("shadow1 v8 — margin +0.31 pts over 180 rounds")
+    expect(ranking.nth(1)).to_have_text("B v9 — gym 88.0% (12 scored rounds)")
+    expect(logan.locator(".promotion-preview")).to_contain_text("No Production served")
     # Accuracy: a line per alias; win rate: only the two aliases that play games.
     charts = forrest.locator("figure.chart")
     expect(charts).to_have_count(2)

@@ -22,6 +22,7 @@ from rps.domain.promotion import (
     PromotionDecision,
     PromotionRule,
     decide_family,
+    rank_challengers,
 )
 from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.persistence.promotion_repository import (
@@ -50,6 +51,32 @@ class AliasRegistry(Protocol):
     def version_run_id(self, registered_name: str, version: str) -> str | None:
         """The run behind a registered version; None if the version does not exist."""
         ...
+
+
+class ServedAliases:
+    """A read-only ``AliasRegistry`` over the versions a process serves: what the ops page
+    previews promotion against, without asking the registry."""
+
+    def __init__(self, served: dict[tuple[Family, Alias], tuple[str, str]]) -> None:
+        self._served = served  # (family, alias) -> (version, run id)
+
+    def alias_target(self, family: Family, alias: Alias) -> AliasTarget | None:
+        held = self._served.get((family, alias))
+        if held is None:
+            return None
+        return AliasTarget(family, alias, REGISTERED_NAMES[family], held[0], held[1])
+
+    def set_alias(self, registered_name: str, alias: Alias, version: str) -> None:
+        raise RuntimeError("the served aliases are read-only")
+
+    def delete_alias(self, registered_name: str, alias: Alias) -> None:
+        raise RuntimeError("the served aliases are read-only")
+
+    def version_run_id(self, registered_name: str, version: str) -> str | None:
+        for (family, _), (held, run_id) in self._served.items():
+            if REGISTERED_NAMES[family] == registered_name and held == version:
+                return run_id
+        return None
 
 
 # The newest offline gym figure (holdout part) of each version asked for.
@@ -240,6 +267,58 @@ class PromotionService:
         facts["scoring_version"] = self._config.scoring_version
         facts["srm"] = self._sample_ratio(family, windows)
         return decision, facts
+
+    def preview(self, family: Family) -> dict[str, Any] | None:
+        """What the next run would decide for ``family``, without moving anything (the ops
+        page): the running test's figures and the challengers in the order they would be
+        ranked. None when Production points nowhere."""
+        decision, facts = self.decide(family)
+        if decision is None:
+            return None
+        test = decision.production
+        min_predictions = self._config.min_predictions
+        held = {a: v for a, v in decision.assignments_before.items() if v is not None}
+        records = self._records(family, held)
+        pool = [records[a] for a in (Alias.B, Alias.SHADOW1, Alias.SHADOW2) if a in records]
+        ranked = rank_challengers(pool, min_predictions=min_predictions)
+
+        def arm(stats: ArmStats | None) -> dict[str, Any] | None:
+            if stats is None:
+                return None
+            return {"version": stats.version, "games": stats.games, "bot_wins": stats.wins}
+
+        sequential = test.sequential
+        return {
+            "rule": test.rule.value,
+            "next_decision": decision.decision.value,
+            "test_outcome": test.decision.value,
+            "reason": decision.reason,
+            "alpha": self._config.alpha,
+            "max_games": self._config.max_games,
+            "min_games": self._config.min_games,
+            "production": arm(test.production),
+            "b": arm(test.b),
+            "z": test.z,
+            "p_value": test.p_value,
+            "always_valid_p": sequential.always_valid_p if sequential else None,
+            "log_likelihood_ratio": sequential.log_likelihood_ratio if sequential else None,
+            "windows": facts.get("windows", {}),
+            "challengers": [
+                {
+                    "rank": position + 1,
+                    "alias": record.alias.value if record.alias else None,
+                    "version": record.version,
+                    "ranked_on": record.evidence(min_predictions),
+                    "margin": record.margin,
+                    "scored_rounds": record.scored,
+                    "gym_holdout_win_rate": record.gym,
+                    "accuracy": record.accuracy if record.predictions else None,
+                    "predictions": record.predictions,
+                }
+                for position, record in enumerate(ranked)
+            ],
+            "assignments_after": {a.value: v for a, v in decision.assignments_after.items()},
+        }
 
     def _decide_with_parity(self, family: Family) -> tuple[FamilyDecision | None, dict[str, Any]]:
         """Decide; every version the decision would put into Production or B passes the parity

@@ -462,7 +462,15 @@ def test_ops_summary_without_models_lists_every_family_and_alias_on_fallback(
         ("multinomial_logistic", "logan"),
     ]
     for family in summary["families"]:
-        assert set(family) == {"model_type", "policy", "ab_split", "aliases", "daily"}
+        assert set(family) == {
+            "model_type",
+            "policy",
+            "ab_split",
+            "aliases",
+            "promotion",
+            "daily",
+        }
+        assert family["promotion"] is None  # no Production served: nothing to test
         assert [a["alias"] for a in family["aliases"]] == ALIASES
         for alias in family["aliases"]:
             assert (alias["version"], alias["source"], alias["fallback_reason"]) == (

@@ -16,16 +16,25 @@ from sqlalchemy.exc import IntegrityError
 from rps.api.deps import AdminDep, ContainerDep
 from rps.api.schemas import Detail, Text
 from rps.bootstrap import Container, ab_split
+from rps.bootstrap.promotion import gym_figures, promotion_config
 from rps.domain.policy import Alias, Family, Policy
 from rps.persistence.ops_queries import CounterfactualFigures
 from rps.persistence.promotion_repository import LedgerEvent, new_event_id
 from rps.persistence.strength_repository import StrengthRecord
 from rps.services.ab_evidence import ab_window_start, sample_ratio
+from rps.services.promotion import PromotionService, ServedAliases
 
 router = APIRouter(tags=["promotion"])
 
 Decision = Literal[
-    "swap_production_b", "retain_production", "insufficient_data", "alias_reorder", "alias_set"
+    "swap_production_b",
+    "retain_production",
+    "test_exhausted",
+    "insufficient_data",
+    "challenger_to_b",
+    "alias_reorder",
+    "alias_set",
+    "rollback",
 ]
 
 
@@ -252,6 +261,26 @@ def _counterfactual(figures: CounterfactualFigures | None) -> dict[str, Any]:
     }
 
 
+def _preview_service(
+    container: Container, status: dict[tuple[str, str], dict[str, Any]]
+) -> PromotionService:
+    """The promotion service over the versions this process serves, to preview the next run
+    (read-only: it never moves an alias)."""
+    served = {
+        (Family(family), Alias(alias)): (str(row["version"]), str(row.get("run_id") or ""))
+        for (family, alias), row in status.items()
+        if row.get("version") is not None
+    }
+    return PromotionService(
+        container.promotions,
+        container.lifecycle,
+        ServedAliases(served),
+        None,
+        promotion_config(container.settings),
+        gym=gym_figures(container.database),
+    )
+
+
 def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> dict[str, Any]:
     settings = container.settings
     ops = container.ops
@@ -273,6 +302,7 @@ def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> 
     )
     # The evidence promotion counts (SPEC §7): the same games, the same sources.
     sources = settings.promotion_sources
+    preview = _preview_service(container, status)
     families = []
     for policy in Policy:
         family = policy.family
@@ -346,6 +376,7 @@ def ops_summary(container: Container, days: int = 14, ledger_rows: int = 20) -> 
                     "srm_p_value": srm["p_value"],
                 },
                 "aliases": aliases,
+                "promotion": preview.preview(family),
                 "daily": daily,
             }
         )
@@ -438,11 +469,55 @@ class DailyRow(BaseModel):
     win_rate: float | None
 
 
+class ArmFigures(BaseModel):
+    version: str
+    games: int
+    bot_wins: int
+
+
+class RankedChallenger(BaseModel):
+    rank: int
+    alias: str | None
+    version: str
+    ranked_on: str = Field(description="live (counterfactual margin), gym or none")
+    margin: float | None
+    scored_rounds: int
+    gym_holdout_win_rate: float | None
+    accuracy: float | None
+    predictions: int
+
+
+class PromotionPreview(BaseModel):
+    """What the next promotion run would decide from the evidence so far (SPEC §7)."""
+
+    rule: str
+    next_decision: str
+    test_outcome: str
+    reason: str
+    alpha: float
+    max_games: int | None
+    min_games: int
+    production: ArmFigures
+    b: ArmFigures | None
+    z: float | None
+    p_value: float | None
+    always_valid_p: float | None = Field(description="The sequential test's p (min(1, 1/Λ))")
+    log_likelihood_ratio: float | None
+    windows: dict[str, str | None]
+    challengers: list[RankedChallenger] = Field(
+        description="B, shadow1 and shadow2 best first, as a concluded test would rank them"
+    )
+    assignments_after: dict[str, str | None]
+
+
 class FamilySummary(BaseModel):
     model_type: str
     policy: str
     ab_split: AbSplit
     aliases: list[AliasSummary]
+    promotion: PromotionPreview | None = Field(
+        description="The next promotion run's decision; null when Production is not served"
+    )
     daily: list[DailyRow]
 
 

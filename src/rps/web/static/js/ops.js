@@ -13,6 +13,9 @@ const DECISIONS = {
   insufficient_data: "Insufficient data",
   alias_reorder: "Alias reorder",
   alias_set: "Alias set by hand",
+  test_exhausted: "Test exhausted (retain)",
+  challenger_to_b: "Challenger to B",
+  rollback: "Rollback",
 };
 
 const SHADOWS = new Set(["shadow1", "shadow2"]);
@@ -167,6 +170,60 @@ function seriesFor(daily, field, countField) {
     .filter((s) => s.points.length);
 }
 
+// What the next promotion run would decide, with the running test's figures and the
+// challengers as a concluded test would rank them (SPEC §7).
+function armText(arm) {
+  if (!arm) return "B empty";
+  const rate = arm.games ? percent(arm.bot_wins / arm.games, 1) : "—";
+  return `v${arm.version}: ${arm.bot_wins}/${plural(arm.games, "game")} won (${rate})`;
+}
+
+function challengerText(c) {
+  const where = c.alias ? `${c.alias} ` : "";
+  if (c.ranked_on === "live") {
+    return `${where}v${c.version} — margin ${signed(c.margin)} pts over ${plural(c.scored_rounds, "round")}`;
+  }
+  if (c.ranked_on === "gym") {
+    return `${where}v${c.version} — gym ${percent(c.gym_holdout_win_rate, 1)} (${plural(c.scored_rounds, "scored round")})`;
+  }
+  return `${where}v${c.version} — no strength figures yet`;
+}
+
+function promotionBlock(preview) {
+  if (!preview) {
+    return el("div", { class: "promotion-preview muted small" }, "No Production served: nothing to test.");
+  }
+  const pValue =
+    preview.rule === "sequential"
+      ? `sequential p = ${preview.always_valid_p === null ? "—" : number(preview.always_valid_p, 3)}`
+      : `z-test p = ${preview.p_value === null ? "—" : number(preview.p_value, 3)}`;
+  const budget = preview.b && preview.max_games ? ` · B at ${preview.b.games} of ${preview.max_games} games` : "";
+  const label = DECISIONS[preview.next_decision] || preview.next_decision;
+  return el(
+    "div",
+    { class: "promotion-preview", dataset: { decision: preview.next_decision } },
+    el(
+      "div",
+      {},
+      el("strong", { text: "Next promotion run: " }),
+      el("span", { class: `badge decision ${preview.next_decision}`, title: preview.reason, text: label }),
+    ),
+    el(
+      "div",
+      { class: "small test-figures" },
+      `${preview.rule} test, alpha ${number(preview.alpha, 2)}: Production ${armText(preview.production)} · ` +
+        `B ${armText(preview.b)} · ${pValue}${budget}`,
+    ),
+    el(
+      "ol",
+      { class: "small challenger-ranking", title: "Live counterfactual margin first, then gym strength" },
+      preview.challengers.length
+        ? preview.challengers.map((c) => el("li", { dataset: { version: c.version }, text: challengerText(c) }))
+        : [el("li", { class: "muted", text: "No challengers" })],
+    ),
+  );
+}
+
 function familyCard(family) {
   const opponent = opponentByFamily(family.model_type) || opponentByPolicy(family.policy);
   const aliases = (family.aliases || [])
@@ -198,6 +255,7 @@ function familyCard(family) {
             "No aliases",
           ),
         ),
+        promotionBlock(family.promotion),
         el(
           "p",
           { class: "muted small table-note" },
