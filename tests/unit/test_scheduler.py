@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
-from rps.cli.scheduler import build_scheduler, describe
+from rps.cli.scheduler import Job, Scheduler, build_scheduler, describe
 from rps.settings import Settings, load_settings
 
 APP = "http://127.0.0.1:8765"
@@ -65,3 +66,33 @@ def test_a_promotion_interval_of_zero_is_off_without_blaming_the_setting(setting
     assert scheduler is not None
     assert "promotion" not in describe(scheduler)
     assert caplog.records == []
+
+
+def test_a_long_job_does_not_hold_the_others_up():
+    """Training can take an hour: promotion and gameplay keep their own clocks meanwhile."""
+    release = threading.Event()
+    promotions = threading.Semaphore(0)
+
+    def training() -> str:
+        release.wait(30)
+        return "trained"
+
+    def promotion() -> str:
+        promotions.release()
+        return "promoted"
+
+    scheduler = Scheduler(
+        [Job("scheduled training", 3600, training), Job("promotion", 0.01, promotion)]
+    )
+    scheduler.start()
+    try:
+        # Three promotion runs while training is still running.
+        for _ in range(3):
+            assert promotions.acquire(timeout=10), "promotion waited for training"
+        assert not release.is_set()
+        assert scheduler.jobs[0].runs == 0
+    finally:
+        release.set()
+        scheduler.stop()
+    assert scheduler.jobs[0].last_result == "trained"
+    assert scheduler.jobs[1].runs >= 3

@@ -5,8 +5,10 @@ the whole lifecycle without cron.
 It runs in the `rps up` process, never in a web worker. Gameplay goes through the app's own API
 (as the persona-gameplay CronJob does), and training and promotion run as child processes
 (`rps train-scheduled`, `rps promote`), so the serving process never loads torch, xgboost or the
-MLflow client; closing abandoned games is one UPDATE, run here directly. One job runs at a
-time; a failing job is logged and tried again next interval.
+MLflow client; closing abandoned games is one UPDATE, run here directly. Each job has its own
+thread, so an hour-long training session delays neither promotion nor gameplay (as the CronJobs
+on Kubernetes are independent); a job never overlaps itself, alias moves are serialised by the
+alias lock, and a failing job is logged and tried again next interval.
 """
 
 from __future__ import annotations
@@ -52,45 +54,53 @@ class Scheduler:
     # Jobs the settings turned off, and why (shown by describe()).
     off: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        if not self.jobs:
-            return
-        self._thread = threading.Thread(target=self._loop, name="rps-scheduler", daemon=True)
-        self._thread.start()
+        """One thread per job: a long job (training) never holds the others up."""
+        for job in self.jobs:
+            thread = threading.Thread(
+                target=self._loop, args=(job,), name=f"rps-scheduler-{job.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def run_job(self, job: Job) -> None:
+        started = self.clock()
+        try:
+            job.last_result = job.run()
+            log.info("scheduler: %s: %s", job.name, job.last_result)
+        except Exception as exc:
+            job.failures += 1
+            job.last_result = f"failed: {exc}"
+            log.warning("scheduler: %s failed: %s", job.name, exc)
+        job.runs += 1
+        job.due_at = started + job.interval_s
 
     def run_due(self) -> list[Job]:
-        """Run every job that is due, in order; returns those that ran."""
+        """Run every job that is due, one after another in this thread; returns those that
+        ran (the threads of :meth:`start` do the same, each for its own job)."""
         ran = []
         for job in self.jobs:
             if self._stop.is_set():
                 break
             if self.clock() < job.due_at:
                 continue
-            started = self.clock()
-            try:
-                job.last_result = job.run()
-                log.info("scheduler: %s: %s", job.name, job.last_result)
-            except Exception as exc:
-                job.failures += 1
-                job.last_result = f"failed: {exc}"
-                log.warning("scheduler: %s failed: %s", job.name, exc)
-            job.runs += 1
-            job.due_at = started + job.interval_s
+            self.run_job(job)
             ran.append(job)
         return ran
 
-    def _loop(self) -> None:
+    def _loop(self, job: Job) -> None:
         while not self._stop.is_set():
-            self.run_due()
-            next_due = min(job.due_at for job in self.jobs)
-            self._stop.wait(max(0.2, min(5.0, next_due - self.clock())))
+            if self.clock() >= job.due_at:
+                self.run_job(job)
+            self._stop.wait(max(0.2, min(5.0, job.due_at - self.clock())))
 
 
 def _rps(*args: str, timeout: float | None = None) -> str:
