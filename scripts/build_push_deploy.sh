@@ -29,8 +29,9 @@ as [R/]rps-app:T and [R/]rps-trainer:T, stamping the git revision into both.
   --render        print the manifests --deploy would apply, then stop (builds nothing)
   -h, --help      show this help
 
-Before the first --deploy, create the Secrets rps-admin, rps-minio and rps-postgres in the
-namespace: deploy/k8s/base/secrets.example.yaml shows the kubectl commands.
+Before the first --deploy, create the Secrets rps-admin, rps-minio, rps-postgres,
+rps-app-credentials, rps-pipeline-credentials and rps-mlflow-credentials in the namespace:
+deploy/k8s/base/secrets.example.yaml shows the kubectl commands.
 EOF
 }
 
@@ -185,15 +186,17 @@ if [[ $deploy == true ]]; then
         echo "# $workdir/release/kustomization.yaml:"
         sed 's/^/#   /' "$workdir/release/kustomization.yaml"
     fi
-    for secret in rps-admin rps-minio rps-postgres; do
+    for secret in rps-admin rps-minio rps-postgres rps-app-credentials \
+        rps-pipeline-credentials rps-mlflow-credentials; do
         if ! run kubectl --namespace "$namespace" get secret "$secret" --output name; then
             echo "$me: Secret $secret is missing in namespace $namespace;" \
                 "create it as deploy/k8s/base/secrets.example.yaml shows" >&2
             exit 1
         fi
     done
-    # A Job's pod template is immutable: remove a finished minio-setup so apply can recreate it.
-    run kubectl --namespace "$namespace" delete job minio-setup --ignore-not-found
+    # A Job's pod template is immutable: remove the finished setup Jobs so apply can recreate
+    # them (both are idempotent: re-running them changes nothing that is already right).
+    run kubectl --namespace "$namespace" delete job minio-setup postgres-grants --ignore-not-found
     run kubectl apply -k "$workdir/release"
     run kubectl --namespace "$namespace" rollout status deployment/rps-app --timeout=600s
 fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 import shutil
 import subprocess
@@ -39,8 +40,9 @@ def kubectl() -> str:
     return tool("kubectl", "install kubectl (it renders the overlays with `kubectl kustomize`)")
 
 
-def render(directory: Path) -> list[Doc]:
-    """``kubectl kustomize directory``, parsed: one dict per rendered object."""
+@functools.cache
+def _kustomize(directory: Path) -> str:
+    # Several test modules render the same overlays; the manifests do not change during a run.
     result = subprocess.run(
         [kubectl(), "kustomize", str(directory)],
         capture_output=True,
@@ -49,7 +51,13 @@ def render(directory: Path) -> list[Doc]:
         check=False,
     )
     assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return result.stdout
+
+
+def render(directory: Path) -> list[Doc]:
+    """``kubectl kustomize directory``, parsed: one dict per rendered object (fresh objects on
+    every call, so a test may change them)."""
+    return [doc for doc in yaml.safe_load_all(_kustomize(directory)) if doc]
 
 
 def find(docs: list[Doc], kind: str, name: str) -> Doc:

@@ -145,6 +145,8 @@ def test_everything_lands_in_mlops_poc_under_the_original_names(
         ("Service", "minio"),
         ("PersistentVolumeClaim", "minio-data"),
         ("Job", "minio-setup"),
+        ("Job", "postgres-grants"),
+        ("NetworkPolicy", "default-deny"),
         ("StatefulSet", "postgres"),
         ("Service", "postgres"),
         ("Deployment", "mlflow"),
@@ -164,8 +166,10 @@ def test_app_migrates_in_an_init_container_then_serves_on_port_8000(
 ) -> None:
     _, docs = overlay
     spec = pod_spec(find(docs, "Deployment", "rps-app"))
-    [migrate] = spec["initContainers"]
+    migrate = container(spec, "migrate")
     app = container(spec, "app")
+    # The last step before the app: anything earlier only waits (for the database's login).
+    assert spec["initContainers"][-1] is migrate
     assert migrate["command"] == ["rps", "migrate"]
     assert migrate["image"] == app["image"]
     # Same settings, so the migration reaches the database the app then uses.
@@ -336,10 +340,20 @@ def test_trainer_runs_scheduled_training_from_the_trainer_image(
     app = container(pod_spec(find(docs, "Deployment", "rps-app")), "app")
     assert trainer["command"] == ["rps", "train-scheduled"]
     assert trainer["image"].split(":")[0].endswith("rps-trainer")
-    assert env_entry(trainer, "DATABASE_URL") == env_entry(app, "DATABASE_URL")
+    # The app's database (as a role of its own under scale-out: test_least_privilege.py).
+    assert _database_of(docs, trainer) == _database_of(docs, app)
     settings = effective_env(docs, trainer)
     assert settings["APP_URL"] == "http://rps-app:8000", "the trainer asks the app to reload"
     assert settings["MODEL_CACHE_URI"] == effective_env(docs, app)["MODEL_CACHE_URI"]
+
+
+def _database_of(docs: list[Doc], c: Doc) -> tuple[str | None, str]:
+    """Where a container's DATABASE_URL points (scheme, host, port, database), whoever it is."""
+    ref = (env_entry(c, "DATABASE_URL") or {}).get("valueFrom", {}).get("secretKeyRef")
+    if ref is None:
+        return None, effective_env(docs, c)["DATABASE_URL"]
+    url = urlparse(secret_examples()[ref["name"]][ref["key"]])
+    return url.scheme, f"{url.hostname}:{url.port}{url.path}"
 
 
 def _data_volume(spec: Doc, c: Doc) -> Doc:
@@ -428,8 +442,11 @@ def test_minio_buckets_are_private_and_created_by_the_setup_job(
     assert 'mc anonymous set none "$target/$bucket"' in script
     assert re.search(r"anonymous set(-json)? (download|upload|public)", script) is None
     assert "mc mb --ignore-existing" in script
-    policy = files["rps-buckets-policy.json"]
-    assert set(re.findall(r"arn:aws:s3:::([a-z0-9-]+)", policy)) == buckets
+    # Each client's policy names its bucket (which one, and what it may do there:
+    # test_least_privilege.py); together they cover the buckets, and nothing else.
+    policies = [text for name, text in files.items() if name.endswith(".json")]
+    named = {b for text in policies for b in re.findall(r"arn:aws:s3:::([a-z0-9-]+)", text)}
+    assert named == buckets
     syntax = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True, check=False)
     assert syntax.returncode == 0, syntax.stderr
 
@@ -528,16 +545,17 @@ def test_scale_out_runs_several_replicas_on_postgres_with_an_autoscaler(
 
     examples = secret_examples()
     spec = pod_spec(deployment)
-    users = [(spec, "migrate"), (spec, "app")]
-    users.append((pod_spec(find(scale_out, "CronJob", "rps-trainer")), "trainer"))
-    users.append((pod_spec(find(scale_out, "CronJob", "rps-promoter")), "promoter"))
-    for pod, name in users:
+    users = [(spec, "migrate", "rps_app"), (spec, "app", "rps_app")]
+    users.append((pod_spec(find(scale_out, "CronJob", "rps-trainer")), "trainer", "rps_pipeline"))
+    users.append((pod_spec(find(scale_out, "CronJob", "rps-promoter")), "promoter", "rps_pipeline"))
+    for pod, name, role in users:
         c = container(pod, name)
         ref = (env_entry(c, "DATABASE_URL") or {}).get("valueFrom", {}).get("secretKeyRef")
         assert ref is not None, f"{name}: DATABASE_URL must come from a Secret"
         url = urlparse(examples[ref["name"]][ref["key"]])
-        assert (url.scheme, url.hostname, url.port, url.path) == (
+        assert (url.scheme, url.username, url.hostname, url.port, url.path) == (
             "postgresql+psycopg",
+            role,
             "postgres",
             5432,
             "/rps",
