@@ -58,6 +58,7 @@ if str(REPO_ROOT) not in sys.path:
 import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from tests.support.limits import UNREACHED_LIMITS  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -907,7 +908,14 @@ def main(argv: list[str] | None = None) -> int:
         data = Path(tmp) / "data"
         data.mkdir()
         database_url = args.database_url or f"sqlite:///{data / 'rps.db'}"
-        env = {"DATA_PATH": str(data), "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+        env = {
+            "DATA_PATH": str(data),
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+            # All load comes from one address: the limits are counted (their cost is in the
+            # figures) but set out of reach.
+            **UNREACHED_LIMITS,
+        }
         log_path = Path(tmp) / "server.log"
         if args.models:
             bootstrap_models(env)

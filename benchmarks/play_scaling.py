@@ -79,6 +79,7 @@ from benchmarks.play_latency import (  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 from sqlalchemy.dialects import sqlite as sqlite_dialect  # noqa: E402
+from tests.support.limits import UNREACHED_LIMITS  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
 from rps.domain.game import Game  # noqa: E402
@@ -511,6 +512,8 @@ def start_target(
         "DATABASE_URL": f"sqlite:///{data_path / 'rps.db'}",
         "LOG_LEVEL": "WARNING",
         "MODEL_POLL_SECONDS": "0",
+        # All load comes from one address: limits counted but out of reach.
+        **UNREACHED_LIMITS,
     }
     log_path = data_path.parent / f"server-{label}.log"
     server = ServerProcess(env, workers=1, log_path=log_path)

@@ -15,7 +15,7 @@ from rps.persistence.database import Database, migrate
 from rps.settings import Settings, load_settings
 from tests.support.fixtures import postgres_server, postgres_url  # noqa: F401
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-ADMIN_TOKEN = "browser-tests"
+ADMIN_TOKEN = "browser-tests-admin-token-0123456789"
 # What each alias's model answers: P(user plays rock, paper, scissors).
 ALIAS_PROBABILITIES = {
     Alias.PRODUCTION: (0.5, 0.3, 0.2),
@@ -71,6 +71,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         "MODEL_POLL_SECONDS": "0",
         "RPS_ADMIN_TOKEN": ADMIN_TOKEN,
         "LOG_LEVEL": "WARNING",
+        # Every page and API call of the suite comes from one address, faster than any player:
+        # the rate limits are off here (their own tests check them).
+        "RATE_LIMIT_START_PER_MIN": "0",
+        "RATE_LIMIT_PLAY_PER_MIN": "0",
+        "RATE_LIMIT_READ_PER_MIN": "0",
+        # Pages must show the figures of the games just played, not a few seconds' old copy.
+        "READ_CACHE_SECONDS": "0",
     }
     data.mkdir(parents=True)
     with ServerProcess(env, log_path=root / "server.log") as process:
@@ -111,6 +118,20 @@ class PageProbe:
     def set_phone(self) -> None:
         self.page.set_viewport_size(PHONE)
 
+    def open_tab(self) -> PageProbe:
+        """Another page of the same browser context (shared localStorage, as a second tab of
+        one browser), watched into the same lists as this one."""
+        tab = PageProbe(
+            self.page.context.new_page(),
+            self.base_url,
+            self.errors,
+            self.foreign_requests,
+            self.dialogs,
+            self.requests,
+        )
+        watch(tab)
+        return tab
+
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
@@ -118,15 +139,27 @@ class PageProbe:
         return path
 
 
+def watch(probe: PageProbe) -> None:
+    """Record the page's console errors, uncaught errors and dialogs into ``probe``."""
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            probe.errors.append(f"console: {message.text} ({message.location})")
+
+    def on_dialog(dialog: object) -> None:
+        probe.dialogs.append(getattr(dialog, "message", ""))
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    probe.page.on("console", on_console)
+    probe.page.on("pageerror", lambda error: probe.errors.append(f"page error: {error}"))
+    probe.page.on("dialog", on_dialog)
+
+
 @pytest.fixture
 def probe(browser: Browser, server: ServerProcess) -> Iterator[PageProbe]:
     context = browser.new_context(viewport=DESKTOP, base_url=server.url)
     page = context.new_page()
     result = PageProbe(page, server.url)
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            result.errors.append(f"console: {message.text} ({message.location})")
 
     def keep_local(route: Route) -> None:
         host = urlparse(route.request.url).hostname
@@ -137,13 +170,7 @@ def probe(browser: Browser, server: ServerProcess) -> Iterator[PageProbe]:
             result.foreign_requests.append(route.request.url)
             route.abort()
 
-    def on_dialog(dialog: object) -> None:
-        result.dialogs.append(getattr(dialog, "message", ""))
-        dialog.dismiss()  # type: ignore[attr-defined]
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: result.errors.append(f"page error: {error}"))
-    page.on("dialog", on_dialog)
+    watch(result)
     context.route("**/*", keep_local)
     try:
         yield result

@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from rps.domain.move import Winner
+from rps.domain.game import Game
+from rps.domain.move import Move, Winner
 from rps.domain.policy import Policy
 from rps.persistence import analytics_queries as q
 from rps.persistence.database import Database
 from rps.persistence.game_repository import GameRepository
-from rps.persistence.records import FinishedReason, GameRecord, GameSource
+from rps.persistence.records import FinishedReason, GameRecord, GameSource, RoundRecord
 
 T0 = datetime(2026, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 _ids = itertools.count()
@@ -334,6 +335,7 @@ def test_win_streaks_follow_the_order_games_finished_in(database: Database) -> N
     [entry] = q.win_streaks(database, since=None, opponent=None, limit=10)
 
     assert (entry.best_streak, entry.current_streak, entry.games) == (2, 2, 4)
+    assert entry.last_win_at == T0 + timedelta(hours=4)  # the win that finished last
 
 
 def test_win_streaks_rank_people_by_best_then_current_then_name(database: Database) -> None:
@@ -400,6 +402,33 @@ def test_session_stats_take_every_game_of_the_session_even_test_ones(database: D
     assert (unknown.tally, unknown.active_games, unknown.rounds) == (q.Tally(), 0, 0)
 
 
+def test_session_round_results_count_the_stored_rounds_of_the_sessions_games(
+    database: Database,
+) -> None:
+    def played(record: GameRecord, bot_moves: str) -> tuple[GameRecord, list[RoundRecord]]:
+        # The user always plays rock: scissors is a won round, paper a lost one, rock a draw.
+        board = Game(record.id)
+        moves = {"s": Move.SCISSORS, "p": Move.PAPER, "r": Move.ROCK}
+        rounds = [
+            RoundRecord(board.play(Move.ROCK, moves[m]), "opening", record.created_at)
+            for m in bot_moves
+        ]
+        return record, rounds
+
+    GameRepository(database).add_played_games(
+        [
+            played(game("Ann", W, session_id="s-r"), "sspr"),
+            played(game("Ann", None, session_id="s-r", is_test=True), "pr"),
+            played(game("Bix", L, session_id="s-other"), "ppppp"),
+        ]
+    )
+
+    stats = q.session_stats(database, "s-r")
+
+    assert stats.round_results == q.RoundTally(wins=2, losses=2, draws=2)
+    assert q.session_stats(database, "no-such-session").round_results == q.RoundTally()
+
+
 def test_game_summary_reads_any_game_and_none_for_an_unknown_id(database: Database) -> None:
     record = game("Tess", L, is_test=True, rounds=14)
     store(database, record)
@@ -413,7 +442,9 @@ def test_game_summary_reads_any_game_and_none_for_an_unknown_id(database: Databa
     assert q.game_summary(database, "no-such-game") is None
 
 
-def test_recent_games_come_newest_first_without_test_games(database: Database) -> None:
+def test_recent_games_are_finished_ones_newest_first_without_test_games(
+    database: Database,
+) -> None:
     records = [
         game("Ann", W, policy="brian", created_at=T0),
         game("Bix", L, policy="forrest", created_at=T0 + timedelta(hours=1)),
@@ -430,16 +461,17 @@ def test_recent_games_come_newest_first_without_test_games(database: Database) -
         )
         return [g.game_id for g in found]
 
-    assert ids() == [records[2].id, records[1].id, records[0].id]
-    assert ids(limit=2) == [records[2].id, records[1].id]
-    assert ids(player_name="Ann") == [records[2].id, records[0].id]
-    assert ids(policy=Policy.FORREST) == [records[2].id, records[1].id]
+    # records[2] is still being played: its id is its player's alone, never listed.
+    assert ids() == [records[1].id, records[0].id]
+    assert ids(limit=1) == [records[1].id]
+    assert ids(player_name="Ann") == [records[0].id]
+    assert ids(policy=Policy.FORREST) == [records[1].id]
     assert ids(player_name="Ann", policy=Policy.BRIAN) == [records[0].id]
     latest = q.recent_games(database, since=None, player_name=None, policy=None, limit=1)[0]
     assert (latest.winner, latest.finished_at, latest.created_at) == (
-        None,
-        None,
-        records[2].created_at,
+        "bot",
+        records[1].finished_at,
+        records[1].created_at,
     )
 
 
@@ -490,7 +522,7 @@ def test_abandoned_games_are_finished_games_and_the_figures_narrow_to_one_reason
     assert [g.game_id for g in listed] == [records[2].id, records[1].id]
     assert {g.finished_reason for g in listed} == {"abandoned"}
     every = q.recent_games(database, since=None, player_name=None, policy=None, limit=10)
-    assert [g.finished_reason for g in every] == [None, "abandoned", "abandoned", "completed"]
+    assert [g.finished_reason for g in every] == ["abandoned", "abandoned", "completed"]
 
 
 def test_the_leaderboard_counts_completed_games_only(database: Database) -> None:

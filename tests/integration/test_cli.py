@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, text
 from rps.settings import Settings
 from tests.support.server import ServerProcess
 
-SECRET = "cli-secret-token-5f0c9e"
+SECRET = "cli-secret-token-5f0c9e-0123456789"
 
 
 def _env(data_path: Path, **extra: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.aio import run_coroutine
+from tests.support.limits import LOAD_SETTINGS
 from tests.support.postgres import PostgresServer
 from tests.support.server import ServerProcess
 
@@ -78,6 +79,7 @@ def backend(
         "RPS_ADMIN_TOKEN": ADMIN_TOKEN,
         "LOG_LEVEL": "WARNING",
         "PROMETHEUS_MULTIPROC_DIR": str(data_path / "metrics"),
+        **LOAD_SETTINGS,  # hundreds of concurrent requests from one address
     }
     (data_path / "metrics").mkdir()
     if request.param == "sqlite":

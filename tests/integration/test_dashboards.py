@@ -30,6 +30,7 @@ from rps.persistence.database import Database
 from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.persistence.strength_repository import StrengthRecord, StrengthRepository
 from rps.persistence.tables import alias_predictions
+from tests.support.limits import LOAD_SETTINGS
 from tests.support.onnx_models import publish_constant_models
 from tests.support.server import REPO_ROOT, ServerProcess, free_port
 
@@ -38,7 +39,7 @@ PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
 SCRAPE_CONFIG = PROMETHEUS_DIR / "prometheus.yml"
 ALERTS = PROMETHEUS_DIR / "alerts.yml"
 ALERT_TESTS = PROMETHEUS_DIR / "alerts_test.yml"
-ADMIN_TOKEN = "dashboard-tests"
+ADMIN_TOKEN = "dashboard-tests-admin-token-0123456789"
 _GYM_ALERT = "RpsProductionGymWinRateBelowValueGreedy"
 FAMILIES = [f.value for f in Family]
 # Families with a model in the serving cache; multinomial_logistic (logan) plays on its fallback.
@@ -408,6 +409,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "MODEL_POLL_SECONDS": "0",
         "RPS_ADMIN_TOKEN": ADMIN_TOKEN,
         "LOG_LEVEL": "WARNING",
+        **LOAD_SETTINGS,  # the traffic the dashboards show comes from one address
     }
     with ServerProcess(env, log_path=root / "server.log") as server:
         record_strength(env["DATABASE_URL"])

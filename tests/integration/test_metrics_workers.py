@@ -8,7 +8,7 @@ import httpx
 
 from tests.support.server import ServerProcess
 
-TOKEN = "workers-token"
+TOKEN = "workers-token-0123456789abcdef"
 
 
 def total(text: str, name: str, **labels: str) -> float:

@@ -52,21 +52,24 @@ def test_an_invalid_value_fails_naming_the_variable(monkeypatch, variable, value
 def test_masked_settings_hide_secrets_and_url_passwords(tmp_path):
     settings = load_settings(
         DATA_PATH=tmp_path,
-        RPS_ADMIN_TOKEN="s3cret-token",
+        RPS_ADMIN_TOKEN="s3cret-token-0123456789abcdef",
         MINIO_SECRET_KEY="minio-secret",
         DATABASE_URL="postgresql+psycopg://rps:db-password@db:5432/rps",
     )
     shown = repr(settings.masked())
-    for secret in ("s3cret-token", "minio-secret", "db-password"):
+    for secret in ("s3cret-token-0123456789abcdef", "minio-secret", "db-password"):
         assert secret not in shown
     assert settings.masked()["DATABASE_URL"] == "postgresql+psycopg://rps:****@db:5432/rps"
     assert settings.masked()["RPS_ADMIN_TOKEN"] == "****"
 
 
 def test_admin_token_prefers_the_setting_over_the_file(tmp_path):
-    (tmp_path / "admin-token").write_text("from-file\n")
-    assert load_settings(DATA_PATH=tmp_path).admin_token() == "from-file"
-    assert load_settings(DATA_PATH=tmp_path, RPS_ADMIN_TOKEN="env").admin_token() == "env"
+    token_file = tmp_path / "admin-token"
+    token_file.write_text("from-file-0123456789abcdef\n")
+    token_file.chmod(0o600)
+    from_env = "from-env-0123456789abcdefgh"
+    assert load_settings(DATA_PATH=tmp_path).admin_token() == "from-file-0123456789abcdef"
+    assert load_settings(DATA_PATH=tmp_path, RPS_ADMIN_TOKEN=from_env).admin_token() == from_env
     assert load_settings(DATA_PATH=tmp_path / "empty").admin_token() is None
 
 

@@ -2,6 +2,10 @@
 
 Rates are fractions in [0, 1] of **finished** games (ties count as games); 0.0 when there are
 none. Timestamps are ISO-8601 UTC strings ending in ``Z``.
+
+A few fields repeat ours under the names the original system's clients read (SPEC §9,
+"Compatibility"): ``bot_rates`` (percentages), ``players`` (streaks), and a session's ``draws``
+and ``rounds``. Ours keep their meaning beside them.
 """
 
 from __future__ import annotations
@@ -58,6 +62,14 @@ class GameStatsResponse(BaseModel):
     )
 
 
+class RoundCounts(BaseModel):
+    """Rounds by their result from the player's view."""
+
+    wins: int = Field(ge=0)
+    losses: int = Field(ge=0)
+    draws: int = Field(ge=0)
+
+
 class SessionStatsResponse(BaseModel):
     session_id: str
     games: int = Field(ge=0, description="Finished games of the session")
@@ -66,9 +78,14 @@ class SessionStatsResponse(BaseModel):
     losses: int = Field(ge=0)
     ties: int = Field(ge=0)
     win_rate: float = Field(ge=0, le=1)
-    rounds: int = Field(ge=0, description="Rounds of every game of the session")
+    rounds_played: int = Field(ge=0, description="Rounds of every game of the session")
     best_streak: int = Field(ge=0, description="Longest run of consecutive wins")
     current_streak: int = Field(ge=0, description="Wins in a row up to the latest finished game")
+    draws: int = Field(ge=0, description="The same as ties (the original's name)")
+    rounds: RoundCounts = Field(
+        description="Rounds of every game of the session by result (what the original's "
+        "client shows as the session's wins and losses)"
+    )
 
 
 class PolicyStatsResponse(PolicyRecord):
@@ -121,9 +138,26 @@ class BotWinRates(BaseModel):
     logan: BotWinRate
 
 
+class BotRatePercent(BaseModel):
+    """A policy's record as the original's clients read it."""
+
+    bot_wins: int = Field(ge=0)
+    human_games: int = Field(ge=0, description="The same as games")
+    bot_win_rate: float | None = Field(
+        ge=0, le=100, description="Percent (0-100) of the games the bot won; null without games"
+    )
+
+
+class BotRatesPercent(BaseModel):
+    brian: BotRatePercent
+    forrest: BotRatePercent
+    logan: BotRatePercent
+
+
 class BotWinRatesResponse(BaseModel):
     human_only: bool
     policies: BotWinRates
+    bot_rates: BotRatesPercent = Field(description="The same figures under the original's names")
 
 
 class StreakEntry(BaseModel):
@@ -134,9 +168,18 @@ class StreakEntry(BaseModel):
     games: int = Field(ge=1, description="Completed games counted (against the opponent, if any)")
 
 
+class StreakPlayer(BaseModel):
+    """A streak entry as the original's clients read it."""
+
+    username: str = Field(description="The same as player_name")
+    streak: int = Field(ge=1, description="The same as best_streak")
+    last_win_date: str = Field(description="When the player last won a counted game (UTC)")
+
+
 class WinStreaksResponse(BaseModel):
     opponent: PolicyValue | None
     entries: list[StreakEntry]
+    players: list[StreakPlayer] = Field(description="The entries under the original's names")
 
 
 class GameListItem(BaseModel):
@@ -147,15 +190,15 @@ class GameListItem(BaseModel):
     bot_model_alias: str | None
     user_score: float
     bot_score: float
-    winner: WinnerName | None
+    winner: WinnerName
     rounds: int = Field(ge=0)
     created_at: str
-    finished_at: str | None
-    finished_reason: FinishedReasonName | None = Field(
-        description="completed or abandoned; null while the game is open"
-    )
+    finished_at: str
+    finished_reason: FinishedReasonName = Field(description="completed or abandoned")
     source: Literal["human", "persona", "simulated"]
 
 
 class GameListResponse(BaseModel):
-    games: list[GameListItem]
+    games: list[GameListItem] = Field(
+        description="Finished games only: an unfinished game's id is its player's to share"
+    )

@@ -13,18 +13,23 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from rps.api.errors import install_error_handlers
+from rps.api.body_limit import BodyCap, BodyLimit
+from rps.api.errors import RequestBoundary, install_error_handlers
 from rps.api.fast_play import FastPlay
 from rps.api.middleware import HttpMetricsMiddleware
+from rps.api.rate_limits import RateLimits
+from rps.api.read_cache import ReadCache
 from rps.api.responses import FastJSONResponse
 from rps.api.routers import analytics, game, health, misc, models, predictions, promotion
 from rps.api.routers.pages import install_pages
 from rps.bootstrap import Container, build_container
 from rps.observability.logging import configure_logging
 from rps.observability.metrics import Metrics
+from rps.persistence.schema_check import SchemaStatus, check_schema
 from rps.serving.model_manager import ModelManager
-from rps.settings import Settings, get_settings
+from rps.settings import AdminTokenError, Settings, get_settings, mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,31 @@ async def watch_models(
             log.exception("model poll failed; keeping the current set")
 
 
+async def refuse_unservable(built: Container, *, refuse: bool) -> None:
+    """SPEC §9: no server on a database behind or foreign to the code, nor with an admin token
+    that may not be used. ``refuse`` is False for a container the caller built (tests, embedders):
+    the problem is logged, ``/ready`` reports it and the caller decides."""
+    problems: list[str] = []
+    try:
+        built.settings.admin_token()
+    except AdminTokenError as exc:
+        problems.append(str(exc))
+    found = await asyncio.to_thread(check_schema, built.database)
+    if found.refused:
+        problems.append(found.message())
+    elif not found.ready:
+        log.warning("%s; /ready answers 503 until it is", found.message())
+    elif found.status is SchemaStatus.AHEAD:
+        log.warning("%s", found.detail)
+    if not problems:
+        return
+    for problem in problems:
+        log.error("refusing to serve: %s", problem)
+    if refuse:
+        built.close()
+        raise RuntimeError("refusing to serve: " + "; ".join(problems))
+
+
 # Newer FastAPI releases wrap every request in an OpenTelemetry check (~30 µs each here). The
 # platform exports Prometheus metrics; OpenTelemetry is off unless the app is built otherwise.
 _NO_NATIVE_TELEMETRY: dict[str, Any] = (
@@ -83,7 +113,7 @@ def create_app(
     """Build the ASGI app. Tests pass their own settings or a ready container (and may turn the
     ``/play`` fast path off to compare it with the route)."""
     settings = container.settings if container else (settings or get_settings())
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL, redact=mask_secrets)
     # Metrics exist before the lifespan so the middleware can count from the first request.
     metrics = container.metrics if container else Metrics(settings.PROMETHEUS_MULTIPROC_DIR)
 
@@ -91,6 +121,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = container is None
         built = container or build_container(settings, metrics=metrics)
+        await refuse_unservable(built, refuse=owned)
         app.state.container = built
         # Models load in the background: the app answers /healthz at once and /ready says 503
         # until the set is loaded (or declared fallback).
@@ -126,6 +157,9 @@ def create_app(
     )
     # A ready container is usable without the lifespan (ASGI test clients that skip it).
     app.state.container = container
+    # Per process, like everything on app.state (SPEC §9: limits multiply with processes).
+    app.state.rate_limits = RateLimits(settings)
+    app.state.read_cache = ReadCache(settings.READ_CACHE_SECONDS)
     install_error_handlers(app)
     for router in (
         game.router,
@@ -140,6 +174,12 @@ def create_app(
     install_pages(app, settings)
     if fast_play:
         app.add_middleware(FastPlay, fastapi_app=app)  # innermost: CORS and metrics wrap it
+    # Around the fast path too, so no body is read past its cap on any path.
+    app.add_middleware(
+        BodyLimit,
+        default=BodyCap(settings.MAX_BODY_BYTES, "MAX_BODY_BYTES"),
+        per_path={"/predict/batch": BodyCap(settings.MAX_BATCH_BODY_BYTES, "MAX_BATCH_BODY_BYTES")},
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -147,5 +187,11 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    if settings.trusted_proxies:
+        # The client address every limit counts by: X-Forwarded-For, from these peers only.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
+    # Outermost, so keep it the last one added: whatever fails inside, even in a middleware,
+    # is answered with a JSON 500 and a request id.
+    app.add_middleware(RequestBoundary)
     return app

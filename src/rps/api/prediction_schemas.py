@@ -26,7 +26,7 @@ TARGET_POINTS = 10.0
 
 # Strict: "1.5" or true is not a number (bad input is rejected, not guessed); ints are fine.
 Points = Annotated[float, Strict(), AllowInfNan(False)]
-MoveValue = Annotated[Points, Field(gt=0, le=TARGET_POINTS)]
+MoveValue = Annotated[Points, Field(ge=0.1, le=TARGET_POINTS)]  # tenths: 0.1 is the least
 Score = Annotated[Points, Field(ge=0, lt=TARGET_POINTS)]
 
 

@@ -8,7 +8,7 @@ from rps.domain.decision import Belief
 from rps.domain.move import MOVES, Outcome
 from rps.domain.round_values import RoundValues
 from rps.features.names import FEATURE_COUNT
-from rps.persistence.records import GameRecord
+from rps.persistence.records import GameRecord, RoundRecord
 from rps.services.gameplay import GameView, RoundResult
 
 
@@ -81,6 +81,7 @@ def play_response(result: RoundResult) -> dict[str, Any]:
     game = result.game
     p = result.played
     d = result.decision
+    expected_values = _triple(d.expected_values)
     user_score = p.user_score / 10
     bot_score = p.bot_score / 10
     ab = None
@@ -113,11 +114,16 @@ def play_response(result: RoundResult) -> dict[str, Any]:
         "ab_assignment": ab,
         "debug": {
             "probabilities": _triple(d.probabilities),
-            "expected_values": _triple(d.expected_values),
+            "expected_values": expected_values,
             "features": d.features,  # a numpy row: the response class encodes it directly
             "feature_count": FEATURE_COUNT,
             "round_no": p.round_no,
             "belief": _belief(d.belief),
+            # The original's clients read these names (SPEC §9).
+            "move_values": expected_values,
+            "model_type": game.model_type,
+            "probability_source": d.source.value,
+            "selected_move": p.bot_move.value,
         },
         "message": _message(result),
     }
@@ -143,9 +149,9 @@ def start_response(game: GameRecord, values: RoundValues) -> dict[str, Any]:
 
 def game_state(view: GameView, next_values: RoundValues | None) -> dict[str, Any]:
     g = view.game
+    # No session_id: whoever holds a game's id may see the game, never its player's session.
     return {
         "game_id": g.id,
-        "session_id": g.session_id,
         "player_name": g.player_name,
         "policy": g.policy,
         "model_type": g.model_type,
@@ -164,22 +170,32 @@ def game_state(view: GameView, next_values: RoundValues | None) -> dict[str, Any
         "created_at": iso(g.created_at),
         "finished_at": iso(g.finished_at),
         "next_round_points": points(next_values),
-        "rounds": [
-            {
-                "round": r.played.round_no,
-                "user_move": r.played.user_move.value,
-                "bot_move": r.played.bot_move.value,
-                "result": r.played.outcome.value,
-                "user_delta": r.played.user_delta / 10,
-                "bot_delta": r.played.bot_delta / 10,
-                "user_score": r.played.user_score / 10,
-                "bot_score": r.played.bot_score / 10,
-                "round_points": r.played.values.as_points(),
-                "probability_source": r.decision_source,
-                "model_alias": r.model_alias,
-                "model_version": r.model_version,
-                "created_at": iso(r.created_at),
-            }
-            for r in view.rounds
-        ],
+        "rounds": [stored_round(r) for r in view.rounds],
+    }
+
+
+def stored_round(r: RoundRecord) -> dict[str, Any]:
+    return {
+        "round": r.played.round_no,
+        "user_move": r.played.user_move.value,
+        "bot_move": r.played.bot_move.value,
+        "result": r.played.outcome.value,
+        "user_delta": r.played.user_delta / 10,
+        "bot_delta": r.played.bot_delta / 10,
+        "user_score": r.played.user_score / 10,
+        "bot_score": r.played.bot_score / 10,
+        "round_points": r.played.values.as_points(),
+        "probability_source": r.decision_source,
+        "model_alias": r.model_alias,
+        "model_version": r.model_version,
+        "created_at": iso(r.created_at),
+    }
+
+
+def recent_rounds(view: GameView) -> dict[str, Any]:
+    """A game's rounds newest first (``GET /recent``)."""
+    return {
+        "game_id": view.game.id,
+        "status": "finished" if view.game.winner else "active",
+        "rounds": [stored_round(r) for r in reversed(view.rounds)],
     }

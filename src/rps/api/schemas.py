@@ -10,6 +10,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     StrictBool,
+    StringConstraints,
 )
 
 MoveName = Literal["rock", "paper", "scissors"]
@@ -47,14 +48,30 @@ def _no_control_characters(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    # No stored text can hold NUL (PostgreSQL refuses it), so asking for one is bad input.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_encodable)]
-# The pattern documents the rule in the schema; the validator enforces it with a clear message.
+# The patterns document the rules in the schema; the validators enforce them with clear messages.
 _NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f-\x9f]*$"
+NO_NUL = r"^[^\x00]*$"
+# Longer names are cut to 32 characters by the service (SPEC §9), not refused: the original's
+# clients send whatever was typed.
 PlayerName = Annotated[
     str,
     AfterValidator(_encodable),
     AfterValidator(_no_control_characters),
-    Field(max_length=32, json_schema_extra={"pattern": _NO_CONTROL_CHARACTERS}),
+    Field(json_schema_extra={"pattern": _NO_CONTROL_CHARACTERS}),
+]
+# Up to 64 characters (every id and name column is that wide), no NUL.
+ShortText = Annotated[Text, StringConstraints(max_length=64), AfterValidator(_no_nul)]
+# An id or a name to look up (a game, a session, a player): 1-64 characters, no NUL.
+Lookup = Annotated[
+    ShortText, StringConstraints(min_length=1), Field(json_schema_extra={"pattern": NO_NUL})
 ]
 
 
@@ -67,7 +84,8 @@ class RoundPoints(BaseModel):
 class StartGameRequest(BaseModel):
     player_name: PlayerName | None = Field(
         None,
-        description="Trimmed; empty or 'player' gets a Player-NNN name; no control characters",
+        description="Trimmed and cut to 32 characters; empty or 'player' gets a Player-NNN "
+        "name; no control characters",
     )
     policy: PolicyName = "brian"
     difficulty_mode: DifficultyName = "normal"
@@ -162,6 +180,13 @@ class DebugInfo(BaseModel):
     feature_count: int
     round_no: int
     belief: BeliefInfo | None = None
+    # The names the original's clients read (SPEC §9), beside ours.
+    move_values: RoundPoints | None = Field(description="The same as expected_values")
+    model_type: str | None = Field(description="The game's model family; null for a persona")
+    probability_source: Literal["opening", "model", "fallback", "persona"] = Field(
+        description="The same as model_info.probability_source"
+    )
+    selected_move: MoveName = Field(description="The move the bot played (bot_move)")
 
 
 class PlayResponse(BaseModel):
@@ -216,8 +241,11 @@ class StoredRound(BaseModel):
 
 
 class GameStateResponse(BaseModel):
+    """A game as whoever holds its id sees it. The id is the capability (public listings show
+    finished games only); the session id is never shown, so nobody can read another player's
+    session figures."""
+
     game_id: str
-    session_id: str
     player_name: str
     policy: str
     model_type: str | None
@@ -239,6 +267,14 @@ class GameStateResponse(BaseModel):
     finished_at: str | None
     next_round_points: RoundPoints | None
     rounds: list[StoredRound]
+
+
+class RecentRoundsResponse(BaseModel):
+    """One game's rounds, newest first (the original's ``/recent``, scoped to one game)."""
+
+    game_id: str
+    status: Literal["active", "finished"]
+    rounds: list[StoredRound] = Field(description="Newest first")
 
 
 class Detail(BaseModel):

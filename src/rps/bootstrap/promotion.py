@@ -23,7 +23,7 @@ from rps.registry.serving_cache import sync_from_registry
 from rps.services.promotion import ParityVerdict, PromotionConfig, PromotionService
 from rps.serving.model_manager import FetchedModel, ModelManager, ModelUnavailableError
 from rps.serving.parity import DEFAULT_TOLERANCE, ServedRound, load_histories, replay_rounds
-from rps.settings import Settings
+from rps.settings import Settings, mask_secrets, mask_url
 
 log = logging.getLogger(__name__)
 PARITY_ROUNDS = 200  # the candidate's newest predictions replayed by the gate
@@ -60,12 +60,16 @@ def reload_app(settings: Settings, timeout: float = 30.0) -> str:
         response = httpx.post(url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
     except httpx.HTTPError as exc:
         raise RuntimeError(
-            f"could not reach the app at {settings.APP_URL} ({exc}); it picks the new "
-            f"cache up within MODEL_POLL_SECONDS ({settings.MODEL_POLL_SECONDS:g} s)"
+            mask_secrets(
+                f"could not reach the app at {settings.APP_URL} ({exc}); it picks the new "
+                f"cache up within MODEL_POLL_SECONDS ({settings.MODEL_POLL_SECONDS:g} s)"
+            )
         ) from None
     if response.status_code != 200:
-        raise RuntimeError(f"{url} answered {response.status_code}: {response.text[:200]}")
-    return f"app at {settings.APP_URL} reloaded"
+        raise RuntimeError(
+            mask_secrets(f"{url} answered {response.status_code}: {response.text[:200]}")
+        )
+    return f"app at {mask_url(settings.APP_URL)} reloaded"
 
 
 class _VersionSource:

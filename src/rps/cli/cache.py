@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rps.domain.policy import Alias, Family
+from rps.settings import mask_url
 
 if TYPE_CHECKING:
     from rps.registry.serving_cache import SyncSummary
@@ -72,7 +73,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1) from None
         published = summary.published
         out.print(summary_table(summary))
-        console.print(f"cache: {cache.store.uri}")
+        console.print(f"cache: {mask_url(cache.store.uri)}")
         console.print(
             f"uploaded {len(published.uploaded)} runs, reused {len(published.reused)}, "
             f"removed {len(published.removed)} objects; manifest generation "

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from rps.bootstrap import build_container, migrate_database
 from rps.cli import abandonment as abandonment_commands
+from rps.cli import admin_token as admin_token_commands
 from rps.cli import cache as cache_commands
 from rps.cli import evaluate as evaluate_commands
 from rps.cli import legacy as legacy_commands
@@ -24,6 +25,8 @@ from rps.cli import parity as parity_commands
 from rps.cli import promotion as promotion_commands
 from rps.cli import training as training_commands
 from rps.domain.gym import GymPart, resolve
+from rps.persistence.database import Database, head_revision
+from rps.persistence.schema_check import SchemaCheck, SchemaMismatch, check_schema
 from rps.services.gameplay import parse_policy
 from rps.services.simulation import (
     HttpSimulator,
@@ -32,7 +35,14 @@ from rps.services.simulation import (
     SimulationSummary,
     schedule,
 )
-from rps.settings import Settings, SettingsError, export_environment, get_settings
+from rps.settings import (
+    AdminTokenError,
+    Settings,
+    SettingsError,
+    export_environment,
+    get_settings,
+    mask_url,
+)
 
 app = typer.Typer(
     help="RPS MLOps: value-weighted Rock-Paper-Scissors with machine-learned bots.",
@@ -54,15 +64,66 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _refuse(command: str, reason: str) -> typer.Exit:
+    console.print(f"[red]{command}: refusing to start: {reason}[/red]")
+    return typer.Exit(2)
+
+
+def _admin_token_or_exit(settings: Settings, command: str) -> None:
+    """Exit 2 with the reason when the configured admin token may not be used (SPEC §9)."""
+    try:
+        settings.admin_token()
+    except AdminTokenError as exc:
+        raise _refuse(command, str(exc)) from None
+
+
+def _migrate_or_exit(settings: Settings, command: str) -> tuple[str | None, str | None]:
+    try:
+        return migrate_database(settings)
+    except SchemaMismatch as exc:
+        database = mask_url(settings.database_url)
+        raise _refuse(command, f"{exc} (database: {database})") from None
+
+
+def _schema_or_exit(settings: Settings, command: str) -> SchemaCheck:
+    """The schema check of SPEC §9: exit 2 on a database this code must not serve; a database
+    that cannot be reached now is only warned about (``/ready`` says 503 until it is)."""
+    database = Database(settings.database_url)
+    try:
+        found = check_schema(database)
+    finally:
+        database.dispose()
+    shown = mask_url(settings.database_url)
+    if found.refused:
+        raise _refuse(command, f"{found.message()} (database: {shown})")
+    if not found.ready:
+        console.print(
+            f"[yellow]{found.message()} (database: {shown}); starting anyway: /ready answers "
+            "503 until it is reachable[/yellow]"
+        )
+    elif found.database_revision != found.code_revision:
+        console.print(f"[yellow]{found.detail}[/yellow]")
+    return found
+
+
 @app.command()
 def migrate() -> None:
     """Upgrade the database schema to the newest revision."""
     settings = _settings()
-    before, after = migrate_database(settings)
+    try:
+        before, after = migrate_database(settings)
+    except SchemaMismatch as exc:
+        console.print(f"[red]not migrated: {exc} (database: {mask_url(settings.database_url)})")
+        raise typer.Exit(2) from None
     if before == after:
         console.print(f"database is up to date (revision {after})")
     else:
         console.print(f"database migrated: {before or 'empty'} → {after}")
+    if after != head_revision():
+        console.print(
+            f"[yellow]revision {after} is newer than this code's {head_revision()}: a newer "
+            "release migrated it and recorded that this code may serve it; nothing to do[/yellow]"
+        )
 
 
 @app.command()
@@ -96,6 +157,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
         http="httptools",
         access_log=access_log,
         log_level=settings.LOG_LEVEL.lower(),
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app believes it
+        # from TRUSTED_PROXIES only (rps.api.rate_limits).
+        proxy_headers=False,
     )
 
 
@@ -106,8 +170,14 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request")] = False,
 ) -> None:
-    """Serve the API and UI (the schema must be migrated: see `rps migrate`, `rps up`)."""
-    _serve(_settings(), host, port, workers, access_log)
+    """Serve the API and UI (the schema must be migrated: see `rps migrate`, `rps up`).
+
+    Refuses to start (exit 2) on a database behind or foreign to the code, or an admin token
+    that may not be used."""
+    settings = _settings()
+    _admin_token_or_exit(settings, "rps serve")
+    _schema_or_exit(settings, "rps serve")
+    _serve(settings, host, port, workers, access_log)
 
 
 @app.command()
@@ -131,10 +201,14 @@ def up(
     from rps.cli.up import bootstrap_models
 
     settings = _settings()
-    _before, after = migrate_database(settings)
-    console.print(f"database: {settings.masked()['database_url']} (revision {after})")
-    _, token_path = settings.ensure_admin_token()
+    try:
+        _, token_path = settings.ensure_admin_token()
+    except AdminTokenError as exc:
+        raise _refuse("rps up", str(exc)) from None
     where = f"in {token_path}" if token_path else "from RPS_ADMIN_TOKEN"
+    _before, after = _migrate_or_exit(settings, "rps up")
+    console.print(f"database: {settings.masked()['database_url']} (revision {after})")
+    _schema_or_exit(settings, "rps up")
     if bootstrap:
         bootstrap_models(settings, console)
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -217,7 +291,11 @@ def simulate(
             progress.advance(task)
 
         if via:
-            token = settings.admin_token()
+            try:
+                token = settings.admin_token()
+            except AdminTokenError as exc:
+                console.print(f"[red]{exc}[/red]")
+                raise typer.Exit(2) from None
             if not token:
                 console.print(
                     "[red]--via needs the admin token (RPS_ADMIN_TOKEN or $DATA_PATH/admin-token)"
@@ -233,7 +311,7 @@ def simulate(
                     console.print(f"[red]simulation failed: {exc}[/red]")
                     raise typer.Exit(1) from None
         else:
-            migrate_database(settings)
+            _migrate_or_exit(settings, "rps simulate")
             container = build_container(
                 settings, rng=rng, opening_rng=random.Random(rng.getrandbits(64))
             )
@@ -247,6 +325,7 @@ def simulate(
 
 
 training_commands.register(app)
+admin_token_commands.register(app)
 cache_commands.register(app)
 evaluate_commands.register(app)
 parity_commands.register(app)
@@ -256,7 +335,13 @@ abandonment_commands.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    app()
+    try:
+        app()
+    except (SettingsError, SchemaMismatch) as exc:
+        # A command that reads the admin token or opens the database late still ends with the
+        # reason and exit 2, not a traceback.
+        console.print(f"[red]{exc}[/red]")
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,3 +25,13 @@ class RoundConflict(GameError):
 
 class GameAbandoned(GameFinished):
     """The game was closed after a stretch without moves (SPEC §1.2) and accepts no more."""
+
+
+# How much of a client-supplied identifier an error message repeats.
+ECHO_LIMIT = 64
+
+
+def echoed(value: str, limit: int = ECHO_LIMIT) -> str:
+    """A client-supplied identifier as a message may repeat it: quoted, and cut after ``limit``
+    characters (marked with "…"), so no answer grows with what a client sent."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")

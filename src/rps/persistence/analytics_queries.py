@@ -8,7 +8,8 @@ persona's name, or a simulated player's name (:data:`SIMULATED_NAME`). A session
 game's figures are the player's own view and take no filter at all.
 
 Counts come from ``games`` alone: ``rounds_played`` is maintained with every stored round (it
-is the compare-and-set guard of ``GameRepository.append_round``), so no query scans ``rounds``.
+is the compare-and-set guard of ``GameRepository.append_round``), so no public figure scans
+``rounds``; only a session's round results read them, through its games' ids.
 A "game" in a rate is a finished one (``winner`` set); ties count as games. Games closed as
 abandoned (SPEC §1.2) are finished games like completed ones, and the figures can be narrowed to
 one ``finished_reason``; streaks and the leaderboard count completed games only, so walking
@@ -38,12 +39,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from rps.domain.move import Winner
+from rps.domain.move import Outcome, Winner
 from rps.domain.personas import PersonaName
 from rps.domain.policy import Policy
 from rps.persistence.database import Database
 from rps.persistence.records import FinishedReason, GameSource
-from rps.persistence.tables import games
+from rps.persistence.tables import games, rounds
 
 # A simulated player's name: "sim" in any letter case, then anything, ending in an ASCII digit
 # ("sim12", "Sim-player-0042", "simulated_7"; not "sim", "simone", "Simon"). Use ``fullmatch``.
@@ -137,12 +138,14 @@ class StreakEntry:
     best_streak: int
     current_streak: int
     games: int
+    last_win_at: datetime  # when the newest counted win finished
 
 
 @dataclass(frozen=True, slots=True)
 class GameSummary:
+    """One game as public listings and its holder see it (no session id: SPEC §9)."""
+
     game_id: str
-    session_id: str
     player_name: str
     policy: str
     model_type: str | None
@@ -158,6 +161,15 @@ class GameSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class RoundTally:
+    """Stored rounds by result, from the player's view."""
+
+    wins: int = 0
+    losses: int = 0
+    draws: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class SessionStats:
     session_id: str
     tally: Tally
@@ -165,6 +177,7 @@ class SessionStats:
     rounds: int
     best_streak: int
     current_streak: int
+    round_results: RoundTally = RoundTally()
 
 
 # -- SQL building blocks -------------------------------------------------------------------------
@@ -412,7 +425,7 @@ def win_streaks(
     if opponent is not None:
         conditions.append(games.c.policy == opponent.value)
     query = (
-        select(games.c.player_name, games.c.winner)
+        select(games.c.player_name, games.c.winner, games.c.finished_at)
         .where(*conditions)
         .order_by(desc(games.c.finished_at), desc(games.c.id))
         .limit(STREAK_GAMES_READ)
@@ -420,13 +433,16 @@ def win_streaks(
     with db.read() as conn:
         rows = conn.execute(query).all()
     by_player: dict[str, list[str]] = {}
+    last_win: dict[str, datetime] = {}
     for row in reversed(rows):  # oldest first
         by_player.setdefault(row.player_name, []).append(row.winner)
+        if row.winner == Winner.USER.value:
+            last_win[row.player_name] = row.finished_at
     entries = []
     for name, winners in by_player.items():
         best, current = streaks(winners)
         if best >= 1:
-            entries.append(StreakEntry(name, best, current, len(winners)))
+            entries.append(StreakEntry(name, best, current, len(winners), last_win[name]))
     entries.sort(key=lambda e: (-e.best_streak, -e.current_streak, e.player_name))
     return entries[:limit]
 
@@ -434,7 +450,6 @@ def win_streaks(
 def _summary(row: Any) -> GameSummary:
     return GameSummary(
         game_id=row.id,
-        session_id=row.session_id,
         player_name=row.player_name,
         policy=row.policy,
         model_type=row.model_type,
@@ -452,7 +467,6 @@ def _summary(row: Any) -> GameSummary:
 
 _SUMMARY_COLUMNS: Final = (
     games.c.id,
-    games.c.session_id,
     games.c.player_name,
     games.c.policy,
     games.c.model_type,
@@ -477,9 +491,13 @@ def recent_games(
     limit: int,
     reason: FinishedReason | None = None,
 ) -> list[GameSummary]:
-    """Public games (any source, finished or not), newest first, optionally one player's, one
-    policy's, or only those that finished for ``reason``."""
-    conditions = _public(since, reason)
+    """Finished public games (any source), newest first, optionally one player's, one policy's,
+    or only those that finished for ``reason``.
+
+    Unfinished games are never listed: a game's id lets whoever holds it play the game, so only
+    its player may know it while it is open (SPEC §9).
+    """
+    conditions = [*_public(since, reason), _FINISHED]
     if player_name is not None:
         conditions.append(games.c.player_name == player_name)
     if policy is not None:
@@ -504,7 +522,7 @@ def game_summary(db: Database, game_id: str) -> GameSummary | None:
 
 def session_stats(db: Database, session_id: str) -> SessionStats:
     """A session's record and streaks over all its games, whatever their flags (the streaks
-    over its completed games only).
+    over its completed games only), and its stored rounds by result.
 
     An unknown session has no games: every figure is zero.
     """
@@ -515,8 +533,16 @@ def session_stats(db: Database, session_id: str) -> SessionStats:
         .order_by(games.c.finished_at.is_(None), games.c.finished_at, games.c.id)
         .limit(SESSION_GAMES_READ)
     )
+    # Through the session's index on games, then each game's rounds by the (game_id, step_no) key.
+    by_result = (
+        select(rounds.c.result, func.count().label("n"))
+        .select_from(rounds.join(games, games.c.id == rounds.c.game_id))
+        .where(games.c.session_id == session_id)
+        .group_by(rounds.c.result)
+    )
     with db.read() as conn:
         rows = conn.execute(query).all()
+        results = {row.result: int(row.n) for row in conn.execute(by_result)}
     finished = [row.winner for row in rows if row.winner is not None]
     best, current = streaks(
         row.winner
@@ -530,6 +556,11 @@ def session_stats(db: Database, session_id: str) -> SessionStats:
         rounds=sum(int(row.rounds_played) for row in rows),
         best_streak=best,
         current_streak=current,
+        round_results=RoundTally(
+            wins=results.get(Outcome.WIN.value, 0),
+            losses=results.get(Outcome.LOSE.value, 0),
+            draws=results.get(Outcome.DRAW.value, 0),
+        ),
     )
 
 

@@ -14,15 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 
-log = logging.getLogger(__name__)
+from rps.persistence.schema_check import (
+    MIGRATIONS_DIR,
+    SchemaMismatch,
+    SchemaStatus,
+    alembic_config,
+    code_revision,
+    inspect_schema,
+    migration_scripts,
+    record_compatibility,
+)
+from rps.persistence.tables import metadata
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+log = logging.getLogger(__name__)
 # Any constant works; it only has to be the same in every process that migrates this database.
 _PG_MIGRATION_LOCK_KEY = 0x5250_535F_4D4C
 # The same for alias moves (SPEC §7): training's shadow updates, promotion and `rps alias`.
@@ -344,16 +352,8 @@ def _defer_checkpoints(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return config
-
-
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return code_revision()
 
 
 def current_revision(db: Database) -> str | None:
@@ -361,30 +361,49 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def migrate(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
-    """Upgrade the schema to ``revision`` under a lock, so concurrent starters do not race.
+def migrate(
+    db: Database, revision: str = "head", *, location: Path = MIGRATIONS_DIR
+) -> tuple[str | None, str | None]:
+    """Upgrade the schema to ``revision`` under a lock, so concurrent starters do not race, and
+    record which code may serve the result (``rps.persistence.schema_check``).
 
-    Returns (revision before, revision after).
+    Returns (revision before, revision after). A database that a newer release migrated with
+    changes this code is recorded to serve is left as it is; SchemaMismatch for one this code
+    must not touch: the original's database, one with this platform's table names but no
+    revision, or a revision this code does not know and may not serve.
     """
-    config = _alembic_config()
     if db.is_sqlite:
         lock = db.write_lock.hold() if db.write_lock else contextlib.nullcontext()
         with lock, db.engine.begin() as conn:
-            before = MigrationContext.configure(conn).get_current_revision()
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
-            after = MigrationContext.configure(conn).get_current_revision()
-        return before, after
+            return _upgrade(conn, revision, location, db.dialect)
     with db.engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK_KEY})
         conn.commit()
         try:
             with conn.begin():
-                before = MigrationContext.configure(conn).get_current_revision()
-                config.attributes["connection"] = conn
-                command.upgrade(config, revision)
-                after = MigrationContext.configure(conn).get_current_revision()
+                return _upgrade(conn, revision, location, db.dialect)
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK_KEY})
             conn.commit()
+
+
+def _upgrade(
+    conn: Connection, revision: str, location: Path, dialect: str
+) -> tuple[str | None, str | None]:
+    scripts = migration_scripts(location)
+    found = inspect_schema(conn, scripts, dialect=dialect)
+    if found.status is SchemaStatus.AHEAD:
+        return found.database_revision, found.database_revision
+    if found.status in (SchemaStatus.NEWER, SchemaStatus.LEGACY, SchemaStatus.FOREIGN):
+        # Tables of another application beside ours are the operator's choice (migrating was
+        # asked for); tables named like ours without a revision, or an unknown revision, are not.
+        unrevisioned = found.status is SchemaStatus.FOREIGN and found.database_revision is None
+        if not unrevisioned or set(inspect(conn).get_table_names()) & set(metadata.tables):
+            raise SchemaMismatch(found)
+    config = alembic_config(location)
+    before = MigrationContext.configure(conn).get_current_revision()
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+    after = MigrationContext.configure(conn).get_current_revision()
+    record_compatibility(conn, scripts, after)
     return before, after

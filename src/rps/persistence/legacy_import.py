@@ -68,6 +68,7 @@ from rps.persistence.analytics_queries import is_simulated_name
 from rps.persistence.database import Database
 from rps.persistence.game_repository import game_row, round_row
 from rps.persistence.records import FinishedReason, GameRecord, GameSource, RoundRecord
+from rps.persistence.schema_check import LEGACY_TABLES
 from rps.persistence.tables import games, rounds
 
 # Where each field may be found, first name first. Column names compare case-insensitively.
@@ -268,7 +269,7 @@ def _open_source(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise LegacyImportError(f"{path}: cannot be read as an SQLite database ({exc})") from None
-    missing = [t for t in ("games", "events") if t not in tables]
+    missing = [t for t in LEGACY_TABLES if t not in tables]
     if missing:
         conn.close()
         hint = (

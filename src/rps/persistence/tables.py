@@ -268,3 +268,14 @@ model_strength = Table(
     Column("figures", Text),
     Index("ix_model_strength_version", "model_type", "version", "evaluated_at"),
 )
+
+
+# One row: which code may serve this schema, written by whatever release migrated it last
+# (``rps.persistence.schema_check`` explains why the database, not the code, has to say so).
+schema_compatibility = Table(
+    "schema_compatibility",
+    metadata,
+    Column("schema_revision", String(32), primary_key=True),
+    Column("oldest_code_revision", String(32), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+)

@@ -19,6 +19,7 @@ from rps.domain.errors import (
     GameNotFound,
     InvalidInput,
     RoundConflict,
+    echoed,
 )
 from rps.domain.game import Game
 from rps.domain.history import PlayedRound
@@ -97,12 +98,15 @@ class GameView:
 
 
 def normalise_player_name(name: str | None, session_id: str) -> str:
-    """Trimmed, ≤ 32 characters, no control characters; empty or "player" → ``Player-NNN``."""
+    """Trimmed, cut to 32 characters, no control characters; empty or "player" →
+    ``Player-NNN``.
+
+    A longer name is cut, not refused (SPEC §9): the original's clients send whatever was typed.
+    """
     text = (name or "").strip()
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
         raise InvalidInput("player_name must not contain control characters")
-    if len(text) > MAX_NAME_LENGTH:
-        raise InvalidInput(f"player_name is longer than {MAX_NAME_LENGTH} characters")
+    text = text[:MAX_NAME_LENGTH].rstrip()
     if not text or text.lower() == "player":
         number = int(hashlib.sha256(session_id.encode()).hexdigest(), 16) % 1000
         return f"Player-{number:03d}"
@@ -259,7 +263,7 @@ class GameplayService:
         for _ in range(_CAS_ATTEMPTS):
             loaded = self._repo.load(game_id) if fresh else self._repo.load_live(game_id)
             if loaded is None:
-                raise GameNotFound(f"no game with id {game_id!r}")
+                raise GameNotFound(f"no game with id {echoed(game_id)}")
             record, stored = loaded
             if round_no is not None and round_no <= len(stored):
                 return self._replay(record, stored, round_no, user_move)
@@ -466,7 +470,7 @@ class GameplayService:
     def get_game(self, game_id: str) -> GameView:
         loaded = self._repo.load(game_id)
         if loaded is None:
-            raise GameNotFound(f"no game with id {game_id!r}")
+            raise GameNotFound(f"no game with id {echoed(game_id)}")
         return GameView(*loaded)
 
     def round_values_for(self, game_id: str) -> tuple[int, RoundValues]:

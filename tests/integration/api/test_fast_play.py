@@ -77,3 +77,33 @@ def test_fast_path_answers_match_the_documented_response(client, route_client):
     PlayResponse.model_validate(slow.json())
     assert fast.json().keys() == slow.json().keys()
     assert [fast.json()["round"], slow.json()["round"]] == [1, 2]
+    # The debug block too, with the fields the original's clients read (SPEC §9).
+    assert fast.json()["debug"].keys() == slow.json()["debug"].keys()
+    for answer in (fast.json(), slow.json()):
+        debug = answer["debug"]
+        assert debug["move_values"] == debug["expected_values"]
+        assert debug["model_type"] == game["model_type"] == "feedforward_nn"
+        assert debug["probability_source"] == answer["model_info"]["probability_source"]
+        assert debug["selected_move"] == answer["bot_move"]
+
+
+def test_a_retried_round_gets_the_same_answer_from_the_fast_path_and_the_route(
+    client, route_client
+):
+    game = client.post("/start_game", json={"policy": "forrest"}).json()
+    answers = [
+        client.post("/play", json={"game_id": game["game_id"], "user_move": m, "round": n})
+        for n, m in enumerate(["rock", "paper", "rock", "scissors"], start=1)
+    ]
+    # Round 4 is the layer's (values, a source other than the opening): replay it both ways.
+    retry = {"game_id": game["game_id"], "user_move": "scissors", "round": 4}
+    fast, slow = client.post("/play", json=retry), route_client.post("/play", json=retry)
+
+    assert fast.status_code == slow.status_code == 200
+    assert fast.json()["debug"]["move_values"] is not None
+    for key in ("move_values", "model_type", "probability_source", "selected_move"):
+        assert (
+            fast.json()["debug"][key]
+            == slow.json()["debug"][key]
+            == answers[3].json()["debug"][key]
+        )

@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
-from schemathesis import GenerationMode
 
 from rps.api.app import create_app
 from rps.api.prediction_schemas import (
@@ -35,12 +34,13 @@ from rps.domain.game import Game
 from rps.domain.move import MOVES, Move
 from rps.domain.policy import Alias, Family, choose_ev_move, expected_values
 from rps.domain.round_values import RoundValues
-from rps.domain.scoring import score_round
 from rps.features.names import FEATURE_COUNT, FEATURE_VERSION
 from rps.features.stateless import stateless_features
+from rps.persistence.database import Database, migrate
 from rps.serving.model_manager import FetchedModel
 from rps.settings import Settings, load_settings
 from tests.conftest import ADMIN_TOKEN
+from tests.support.fuzz_cases import consistent_case
 from tests.support.onnx_models import DictSource, constant_model
 
 RUN_ID = "0123456789abcdef0123456789abcdef"
@@ -507,10 +507,14 @@ def test_public_predict_opens_predictions_without_a_token(tmp_path: Path, path: 
 
 # -- schemathesis over the three operations ------------------------------------------------------
 
-_FUZZ_TOKEN = "fuzz-token"
+_FUZZ_TOKEN = "fuzz-token-0123456789abcdef"
 _fuzz_settings = load_settings(
     DATA_PATH=Path(tempfile.mkdtemp(prefix="rps-predict-fuzz-")), RPS_ADMIN_TOKEN=_FUZZ_TOKEN
 )
+# The app refuses an unmigrated database at start-up (SPEC §9), and reading the schema starts it.
+_fuzz_db = Database(_fuzz_settings.database_url)
+migrate(_fuzz_db)
+_fuzz_db.dispose()
 _fuzz_app = with_predictions(create_app(_fuzz_settings))
 schema = schemathesis.openapi.from_asgi("/openapi.json", _fuzz_app).include(path_regex="^/predict")
 
@@ -524,71 +528,12 @@ def fuzz_models() -> Iterator[None]:
     container.close()
 
 
-def _one_decimal(points: float, low: float, high: float) -> float:
-    return min(max(round(points, 1), low), high)
-
-
-def _consistent(item: dict[str, Any]) -> dict[str, Any]:
-    """A schema-valid item made to obey the rules that tie its fields together: equal history
-    lengths, results that match the moves, values and scores exact to one decimal, and a history
-    that ends before either side reaches 10 points."""
-    item["round_values"] = {
-        move: _one_decimal(value, 0.1, 10.0) for move, value in item["round_values"].items()
-    }
-    given = item.get("history_round_values")
-    histories = [item.get(key, []) for key in ("player_history", "bot_history")]
-    n = min(len(histories[0]), len(histories[1]), len(item.get("result_history", [])))
-    if given is not None:
-        n = min(n, len(given))
-    current = RoundValues.from_points(*triple(item["round_values"]))
-    user = bot = 0
-    rounds = 0
-    for i in range(n):
-        entry = None if given is None else given[i]
-        values = (
-            current
-            if entry is None
-            else RoundValues.from_points(*(_one_decimal(v, 0.1, 10.0) for v in triple(entry)))
-        )
-        score = score_round(Move(histories[0][i]), Move(histories[1][i]), values)
-        user, bot = user + score.user_delta, bot + score.bot_delta
-        if max(user, bot) >= 100:
-            break
-        rounds = i + 1
-    for key in ("player_history", "bot_history"):
-        item[key] = item.get(key, [])[:rounds]
-    item["result_history"] = [
-        score_round(Move(u), Move(b), current).outcome.value
-        for u, b in zip(item["player_history"], item["bot_history"], strict=True)
-    ]
-    if given is not None:
-        item["history_round_values"] = [
-            None
-            if entry is None
-            else {move: _one_decimal(v, 0.1, 10.0) for move, v in entry.items()}
-            for entry in given[:rounds]
-        ]
-    for key in ("user_score", "bot_score"):
-        if item.get(key) is not None:
-            item[key] = _one_decimal(item[key], 0.0, 9.9) if rounds else 0.0
-    return item
-
-
 @schema.hook
 def map_case(
     context: schemathesis.HookContext, case: schemathesis.Case[Any]
 ) -> schemathesis.Case[Any]:
     """Positive cases obey the cross-field rules too, so every one of them must be accepted."""
-    if case.meta is None or case.meta.generation.mode is not GenerationMode.POSITIVE:
-        return case
-    if not isinstance(case.body, dict):
-        return case
-    items = case.body.get("items")
-    if isinstance(items, list):
-        case.body["items"] = [_consistent(item) for item in items if isinstance(item, dict)]
-    else:
-        case.body = _consistent(case.body)
-    return case
+    return consistent_case(case)
 
 
 @schema.parametrize()

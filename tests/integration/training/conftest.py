@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rps.settings import PACKAGED_TRAINING_CONFIG
+from tests.support.limits import LOAD_SETTINGS
 
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED_CONFIG = PACKAGED_TRAINING_CONFIG
@@ -72,13 +73,15 @@ def new_platform(root: Path, games: int = 240) -> Platform:
         "DATA_PATH": str(root / "data"),
         "TRAINING_CONFIG_PATH": str(config_path),
         "MLFLOW_DISABLE_TELEMETRY": "true",
-        "RPS_ADMIN_TOKEN": "training-tests",
+        "RPS_ADMIN_TOKEN": "training-tests-admin-token-0123456789",
         # The gym gate, set explicitly: few games (each candidate still plays every opponent)
         # and no refusal, so these tests know which models get registered; the gate's own
         # tests set it strictly.
         "GATE_GAMES_PER_OPPONENT": "2",
         "ACCEPT_MAX_BELOW_LAYER": "100",
         "ACCEPT_MAX_BELOW_GREEDY": "100",
+        # Servers of these tests play many games from one address (SPEC §9: limits set here).
+        **LOAD_SETTINGS,
     }
     env.pop("DATABASE_URL", None)
     env.pop("MLFLOW_TRACKING_URI", None)

@@ -18,7 +18,7 @@ def test_forrest_and_brian_predict_cal_live_after_training_on_cal(tmp_path):
         "DATA_PATH": str(root / "data"),
         "TRAINING_CONFIG_PATH": str(SHIPPED_CONFIG),
         "MLFLOW_DISABLE_TELEMETRY": "true",
-        "RPS_ADMIN_TOKEN": "live-accuracy",
+        "RPS_ADMIN_TOKEN": "live-accuracy-admin-token-0123456789",
         "MODEL_POLL_SECONDS": "0",
     }
     env.pop("DATABASE_URL", None)

@@ -13,7 +13,7 @@ from tests.integration.training.conftest import Platform
 from tests.support.s3 import S3Server
 from tests.support.server import ServerProcess, free_port
 
-TOKEN = "training-tests"
+TOKEN = "training-tests-admin-token-0123456789"
 BUCKET = "rps-serving"
 
 

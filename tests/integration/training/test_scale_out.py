@@ -35,13 +35,14 @@ from sqlalchemy import create_engine, insert, select
 from rps.persistence.tables import alias_predictions, games, rounds
 from tests.integration.training.conftest import Platform, tiny_config
 from tests.support.aio import run_coroutine
+from tests.support.limits import LOAD_SETTINGS
 from tests.support.postgres import PostgresServer
 from tests.support.s3 import S3Server
 from tests.support.server import ServerProcess, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-TOKEN = "scale-out-admin-token"
+TOKEN = "scale-out-admin-token-0123456789"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 CACHE_BUCKET = "rps-models"
 ARTIFACT_BUCKET = "rps-mlflow"
@@ -201,6 +202,7 @@ def stack(
             MODEL_POLL_SECONDS="0",  # reloads come from the promotion (app 1) or by hand (app 2)
             LOG_LEVEL="WARNING",
             **S3_KEYS,
+            **LOAD_SETTINGS,  # two apps under many concurrent games from one address
         )
         platform = Platform(root, env, config_path)
         platform.rps("migrate")

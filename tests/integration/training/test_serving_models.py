@@ -7,7 +7,7 @@ import httpx
 from tests.integration.training.conftest import Platform
 from tests.support.server import ServerProcess
 
-TOKEN = "training-tests"
+TOKEN = "training-tests-admin-token-0123456789"
 
 
 def play_game(url: str, policy: str) -> list[dict]:

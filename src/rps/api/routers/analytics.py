@@ -6,6 +6,11 @@ people also leave out personas and simulated players (``rps.persistence.analytic
 Abandoned games count as finished games; ``finished_reason`` narrows the games list and the
 stats to one reason, and streaks and the leaderboard count completed games only.
 
+A game id is a capability (SPEC §9): whoever holds it can play the game, so listings show
+finished games only, and no response names a session other than the one asked about.
+Some responses repeat our figures under the names the original's clients read (``bot_rates``,
+``players``, a session's ``draws`` and ``rounds``).
+
 Unlike gameplay, whose sub-millisecond statements run on the event loop, these are aggregates
 whose cost grows with the ``games`` table; they run in a worker thread so a slow scan never
 holds up the rounds being played meanwhile.
@@ -16,17 +21,16 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
-    Field,
-    StringConstraints,
     TypeAdapter,
     WithJsonSchema,
 )
 
 from rps.api.analytics_schemas import (
+    BotRatePercent,
+    BotRatesPercent,
     BotWinRate,
     BotWinRates,
     BotWinRatesResponse,
@@ -42,13 +46,17 @@ from rps.api.analytics_schemas import (
     PolicyRecord,
     PolicyRecords,
     PolicyStatsResponse,
+    RoundCounts,
     SessionStatsResponse,
     StreakEntry,
+    StreakPlayer,
     WinStreaksResponse,
 )
 from rps.api.deps import ContainerDep
 from rps.api.presenters import iso
-from rps.api.schemas import Detail, Text
+from rps.api.rate_limits import TOO_MANY_REQUESTS, Limit, RateLimited
+from rps.api.read_cache import cached_read
+from rps.api.schemas import NO_NUL, Detail, Lookup, ShortText
 from rps.domain.errors import GameNotFound, InvalidInput
 from rps.domain.policy import Policy
 from rps.persistence import analytics_queries as queries
@@ -60,13 +68,11 @@ router = APIRouter(tags=["analytics"])
 _INVALID: dict[int | str, dict[str, Any]] = {
     422: {"model": Detail, "description": "Invalid input: the detail names the parameter"},
 }
-
-
-def _no_nul(value: str) -> str:
-    # No stored text can hold NUL (PostgreSQL refuses it), so asking for one is bad input.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+# The expensive reads (SPEC §9): limited per client (RATE_LIMIT_READ_PER_MIN) and, all but a
+# player's own /stats (which must change as soon as their game does), served from the read
+# cache for READ_CACHE_SECONDS.
+_READ_LIMIT = [Depends(RateLimited(Limit.READ))]
+_READ: dict[int | str, dict[str, Any]] = {**_INVALID, **TOO_MANY_REQUESTS}
 
 
 def _blank_is_absent(value: Any) -> Any:
@@ -74,16 +80,11 @@ def _blank_is_absent(value: Any) -> Any:
     return None if value == "" else value
 
 
-_NO_NUL = r"^[^\x00]*$"  # documents _no_nul in the schema; the validator gives the message
-_Key = Annotated[Text, StringConstraints(max_length=64), AfterValidator(_no_nul)]
-Lookup = Annotated[
-    _Key, StringConstraints(min_length=1), Field(json_schema_extra={"pattern": _NO_NUL})
-]
 # Filters a UI may send empty (``?player_name=``): empty means "not set", and says so in the schema.
 OptionalLookup = Annotated[
-    _Key | None,
+    ShortText | None,
     BeforeValidator(_blank_is_absent),
-    WithJsonSchema({"type": "string", "maxLength": 64, "pattern": _NO_NUL}),
+    WithJsonSchema({"type": "string", "maxLength": 64, "pattern": NO_NUL}),
 ]
 OptionalPolicy = Annotated[
     Policy | None,
@@ -118,7 +119,13 @@ def _player_record(tally: Tally) -> PlayerRecord:
     )
 
 
-@router.get("/stats/global", response_model=GlobalStatsResponse, responses=_INVALID)
+@router.get(
+    "/stats/global",
+    response_model=GlobalStatsResponse,
+    responses=_READ,
+    dependencies=_READ_LIMIT,
+)
+@cached_read
 async def global_stats(
     container: ContainerDep,
     finished_reason: Annotated[OptionalReason, Query(description=_REASON_HELP)] = None,
@@ -175,8 +182,9 @@ _GAME_OR_SESSION: dict[str, Any] = {
     response_model=GameStatsResponse | SessionStatsResponse,
     responses={
         404: {"model": Detail, "description": "No such game"},
-        **_INVALID,
+        **_READ,
     },
+    dependencies=_READ_LIMIT,
     openapi_extra=_GAME_OR_SESSION,
 )
 async def game_or_session_stats(
@@ -186,7 +194,9 @@ async def game_or_session_stats(
 ) -> GameStatsResponse | SessionStatsResponse:
     """One game's or one session's figures, test games included (the player's own view).
 
-    Give exactly one of ``game_id`` and ``session_id``.
+    Give exactly one of ``game_id`` and ``session_id``. Both are the player's to know: the game
+    id from ``/start_game`` (listings show finished games only), the session id from
+    ``/start_game`` too (no other response shows it).
     """
     if (game_id is None) == (session_id is None):
         given = "both were given" if game_id is not None else "neither was given"
@@ -209,6 +219,7 @@ async def game_or_session_stats(
         )
     assert session_id is not None
     session = await asyncio.to_thread(queries.session_stats, db, session_id)
+    by_result = session.round_results
     return SessionStatsResponse(
         session_id=session.session_id,
         games=session.tally.games,
@@ -217,13 +228,21 @@ async def game_or_session_stats(
         losses=session.tally.bot_wins,
         ties=session.tally.ties,
         win_rate=session.tally.user_win_rate,
-        rounds=session.rounds,
+        rounds_played=session.rounds,
         best_streak=session.best_streak,
         current_streak=session.current_streak,
+        draws=session.tally.ties,
+        rounds=RoundCounts(wins=by_result.wins, losses=by_result.losses, draws=by_result.draws),
     )
 
 
-@router.get("/stats/policy/{policy}", response_model=PolicyStatsResponse, responses=_INVALID)
+@router.get(
+    "/stats/policy/{policy}",
+    response_model=PolicyStatsResponse,
+    responses=_READ,
+    dependencies=_READ_LIMIT,
+)
+@cached_read
 async def policy_stats(
     policy: Policy,
     container: ContainerDep,
@@ -249,8 +268,10 @@ async def policy_stats(
 @router.get(
     "/stats/player/{name:path}",
     response_model=PlayerStatsResponse,
-    responses={404: {"model": Detail, "description": "The player has no games"}, **_INVALID},
+    responses={404: {"model": Detail, "description": "The player has no games"}, **_READ},
+    dependencies=_READ_LIMIT,
 )
+@cached_read
 async def player_stats(
     name: Annotated[Lookup, Path()],
     container: ContainerDep,
@@ -275,7 +296,10 @@ async def player_stats(
     )
 
 
-@router.get("/leaderboard", response_model=LeaderboardResponse, responses=_INVALID)
+@router.get(
+    "/leaderboard", response_model=LeaderboardResponse, responses=_READ, dependencies=_READ_LIMIT
+)
+@cached_read
 async def leaderboard(
     container: ContainerDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Entries to return")] = 10,
@@ -301,7 +325,10 @@ async def leaderboard(
     )
 
 
-@router.get("/bot_win_rates", response_model=BotWinRatesResponse, responses=_INVALID)
+@router.get(
+    "/bot_win_rates", response_model=BotWinRatesResponse, responses=_READ, dependencies=_READ_LIMIT
+)
+@cached_read
 async def bot_win_rates(
     container: ContainerDep,
     human_only: Annotated[
@@ -332,10 +359,23 @@ async def bot_win_rates(
                 for policy, t in tallies.items()
             }
         ),
+        bot_rates=BotRatesPercent(
+            **{
+                policy: BotRatePercent(
+                    bot_wins=t.bot_wins,
+                    human_games=t.games,
+                    bot_win_rate=100 * t.bot_wins / t.games if t.games else None,
+                )
+                for policy, t in tallies.items()
+            }
+        ),
     )
 
 
-@router.get("/win_streaks", response_model=WinStreaksResponse, responses=_INVALID)
+@router.get(
+    "/win_streaks", response_model=WinStreaksResponse, responses=_READ, dependencies=_READ_LIMIT
+)
+@cached_read
 async def win_streaks(
     container: ContainerDep,
     opponent: Annotated[
@@ -364,6 +404,12 @@ async def win_streaks(
             )
             for rank, e in enumerate(entries, start=1)
         ],
+        players=[
+            StreakPlayer(
+                username=e.player_name, streak=e.best_streak, last_win_date=iso(e.last_win_at)
+            )
+            for e in entries
+        ],
     )
 
 
@@ -377,7 +423,8 @@ async def list_games(
     limit: Annotated[int, Query(ge=1, le=200, description="Games to return")] = 20,
     finished_reason: Annotated[OptionalReason, Query(description=_REASON_HELP)] = None,
 ) -> GameListResponse:
-    """Public games, finished or not, newest first."""
+    """Finished public games, newest first. Open games are never listed: their ids are their
+    players' to share."""
     found = await asyncio.to_thread(
         queries.recent_games,
         container.database,

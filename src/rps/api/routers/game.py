@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from rps.api.deps import GameplayDep, check_admin, container_of
-from rps.api.presenters import game_state, play_response, start_response
+from rps.api.body_limit import TOO_LARGE
+from rps.api.deps import GameplayDep, check_admin, container_of, hot_path
+from rps.api.presenters import game_state, play_response, recent_rounds, start_response
+from rps.api.rate_limits import TOO_MANY_REQUESTS, Limit, RateLimited
 from rps.api.responses import FastJSONResponse
 from rps.api.schemas import (
     Detail,
     GameStateResponse,
+    Lookup,
     PlayRequest,
     PlayResponse,
+    RecentRoundsResponse,
     RoundPointsResponse,
     StartGameRequest,
     StartGameResponse,
@@ -45,11 +50,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/start_game",
     response_model=StartGameResponse,
+    dependencies=[Depends(RateLimited(Limit.START))],
     responses={
         401: {"model": Detail, "description": "Non-human source without the admin token"},
         403: {"model": Detail, "description": "Non-human source and no admin token configured"},
         422: _ERRORS[422],
         **_MALFORMED,
+        **TOO_LARGE,
+        **TOO_MANY_REQUESTS,
     },
 )
 async def start_game(
@@ -58,7 +66,9 @@ async def start_game(
     source = GameSource(body.source)
     if source is not GameSource.HUMAN:
         check_admin(request)
-    record = gameplay.start_game(
+    record = await hot_path(
+        container_of(request),
+        gameplay.start_game,
         StartGame(
             player_name=body.player_name,
             policy=body.policy,
@@ -66,22 +76,31 @@ async def start_game(
             session_id=body.session_id,
             is_test=body.test_game,
             source=source,
-        )
+        ),
     )
     return FastJSONResponse(start_response(record, round_values(record.id, 1)))
 
 
-@router.post("/play", response_model=PlayResponse, responses=_ERRORS)
+# The /play fast path (rps.api.fast_play) runs these same dependencies.
+@router.post(
+    "/play",
+    response_model=PlayResponse,
+    dependencies=[Depends(RateLimited(Limit.PLAY))],
+    responses={**_ERRORS, **TOO_LARGE, **TOO_MANY_REQUESTS},
+)
 async def play(body: PlayRequest, request: Request) -> FastJSONResponse:
-    result = container_of(request).gameplay.play(body.game_id, Move(body.user_move), body.round)
+    container = container_of(request)
+    result = await hot_path(
+        container, container.gameplay.play, body.game_id, Move(body.user_move), body.round
+    )
     return FastJSONResponse(play_response(result))
 
 
 @router.get("/round_points", response_model=RoundPointsResponse, responses=_ERRORS)
 async def get_round_points(
-    gameplay: GameplayDep, game_id: str = Query(..., min_length=1, max_length=64)
+    gameplay: GameplayDep, game_id: Annotated[Lookup, Query()]
 ) -> FastJSONResponse:
-    view = gameplay.get_game(game_id)
+    view = await asyncio.to_thread(gameplay.get_game, game_id)
     next_round = view.game.rounds_played + 1
     return FastJSONResponse(
         {
@@ -95,8 +114,26 @@ async def get_round_points(
 
 
 @router.get("/games/{game_id}", response_model=GameStateResponse, responses=_ERRORS)
-async def get_game(game_id: str, gameplay: GameplayDep) -> FastJSONResponse:
-    view = gameplay.get_game(game_id)
+async def get_game(game_id: Annotated[Lookup, Path()], gameplay: GameplayDep) -> FastJSONResponse:
+    """A game's state and rounds, for whoever holds its id (never its session id)."""
+    view = await asyncio.to_thread(gameplay.get_game, game_id)
     finished = view.game.winner is not None
     next_values = None if finished else round_values(game_id, view.game.rounds_played + 1)
     return FastJSONResponse(game_state(view, next_values))
+
+
+@router.get(
+    "/recent",
+    response_model=RecentRoundsResponse,
+    responses={
+        404: _ERRORS[404],
+        422: {"model": Detail, "description": "game_id missing or malformed"},
+    },
+)
+async def recent(
+    gameplay: GameplayDep,
+    game_id: Annotated[Lookup, Query(description="The game whose rounds to list")],
+) -> FastJSONResponse:
+    """One game's rounds, newest first. The original listed everyone's recent rounds; here a
+    game id is required, since knowing it is what entitles a client to see the game."""
+    return FastJSONResponse(recent_rounds(await asyncio.to_thread(gameplay.get_game, game_id)))

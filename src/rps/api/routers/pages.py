@@ -25,6 +25,7 @@ from fastapi.responses import Response
 
 from rps.api.responses import FastJSONResponse
 from rps.api.routers.misc import package_version
+from rps.domain.errors import echoed
 from rps.features.names import FEATURE_NAMES
 from rps.settings import Settings, SettingsError
 from rps.web import TEMPLATES_DIR, fingerprint, static_files
@@ -245,7 +246,7 @@ async def static_file(request: Request, path: str) -> Response:
     site = _site(request)
     asset = site.assets.get(path)
     if asset is None:
-        return FastJSONResponse({"detail": f"no static file {path!r}"}, status_code=404)
+        return FastJSONResponse({"detail": f"no static file {echoed(path)}"}, status_code=404)
     # Only the current version's URL is immutable: a page from an older deploy asking for a file
     # under its own version gets today's file, which must not be cached under that old URL.
     current = request.query_params.get("v") == site.asset_version

@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 from fastapi import APIRouter, Depends, Request
 
+from rps.api.body_limit import TOO_LARGE, TOO_LARGE_BATCH
 from rps.api.deps import check_admin, container_of
 from rps.api.prediction_schemas import (
     MAX_BATCH_ITEMS,
@@ -23,6 +24,7 @@ from rps.api.prediction_schemas import (
     PredictResponse,
     PredictWithPolicyResponse,
 )
+from rps.api.rate_limits import TOO_MANY_REQUESTS
 from rps.api.responses import FastJSONResponse
 from rps.api.schemas import Detail
 from rps.domain.errors import InvalidInput
@@ -55,6 +57,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Invalid input: the detail names the field (and the batch item) at fault",
     },
     503: {"model": Detail, "description": "The server is starting up"},
+    **TOO_MANY_REQUESTS,
 }
 
 _FALLBACK_NOTE = (
@@ -171,7 +174,7 @@ def _answer_one(request: Request, body: PredictRequest, *, with_policy: bool) ->
 @router.post(
     "/predict",
     response_model=PredictResponse,
-    responses=_RESPONSES,
+    responses={**_RESPONSES, **TOO_LARGE},
     description="The chosen bot's model's probabilities for the user's next move, from a "
     "history sent in the body (no game is stored). Needs the admin token unless "
     "PUBLIC_PREDICT=true. " + _FALLBACK_NOTE,
@@ -183,7 +186,7 @@ async def predict(body: PredictRequest, request: Request) -> FastJSONResponse:
 @router.post(
     "/predict-with-policy",
     response_model=PredictWithPolicyResponse,
-    responses=_RESPONSES,
+    responses={**_RESPONSES, **TOO_LARGE},
     description="As /predict, plus the model's own move: the highest expected value (SPEC §4) "
     "given its probabilities, this round's values and the scores (replayed from the history "
     "when omitted). In a game the bot plays the decision layer's blend of these probabilities "
@@ -209,7 +212,7 @@ def _answer_batch(models: ModelManager, items: list[PredictRequest]) -> list[dic
 @router.post(
     "/predict/batch",
     response_model=PredictBatchResponse,
-    responses=_RESPONSES,
+    responses={**_RESPONSES, **TOO_LARGE_BATCH},
     description=f"Up to {MAX_BATCH_ITEMS} /predict bodies at once; one result per item, in "
     "order. A bad item fails the whole batch with a 422 naming its index. " + _FALLBACK_NOTE,
 )

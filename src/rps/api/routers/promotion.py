@@ -9,11 +9,22 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+)
 from sqlalchemy.exc import IntegrityError
 
+from rps.api.body_limit import TOO_LARGE
 from rps.api.deps import AdminDep, ContainerDep
+from rps.api.rate_limits import TOO_MANY_REQUESTS, Limit, RateLimited
+from rps.api.read_cache import cached_read
 from rps.api.schemas import Detail, Text
 from rps.bootstrap import Container, ab_split
 from rps.bootstrap.promotion import gym_figures, promotion_config
@@ -54,7 +65,10 @@ def _no_nul(value: str) -> str:
 
 
 # Text the ledger can store on every backend (valid Unicode, no NUL).
-LedgerText = Annotated[Text, AfterValidator(_no_nul)]
+# The schema says "no NUL" too (as a pattern), so clients and fuzzers know it.
+LedgerText = Annotated[
+    Text, AfterValidator(_no_nul), Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+]
 
 
 def _iso_text(value: Any) -> Any:
@@ -138,6 +152,18 @@ async def promotion_history(
     return {"events": [ledger_row(e) for e in events]}
 
 
+def _not_a_flag(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+# `true` is not a count and `0` is not a flag (a report is taken as it is, not guessed); an
+# integral number such as 3.0 is a count, as JSON Schema's "integer" says.
+StrictNumber = Annotated[float, Strict()]
+Count = Annotated[int, Field(ge=0), BeforeValidator(_not_a_flag)]
+
+
 class PromotionReport(BaseModel):
     """A decision made by an external promoter, recorded in the ledger as it is."""
 
@@ -149,16 +175,16 @@ class PromotionReport(BaseModel):
     source: LedgerText = Field("external", min_length=1, max_length=32)
     event_id: str | None = Field(None, min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     rule: Literal["winrate", "sequential"] | None = None
-    z: float | None = Field(None, allow_inf_nan=False)
-    p_value: float | None = Field(None, ge=0.0, le=1.0)
-    srm_p_value: float | None = Field(None, ge=0.0, le=1.0)
+    z: StrictNumber | None = Field(None, allow_inf_nan=False)
+    p_value: StrictNumber | None = Field(None, ge=0.0, le=1.0)
+    srm_p_value: StrictNumber | None = Field(None, ge=0.0, le=1.0)
     production_version: LedgerText | None = Field(None, max_length=32)
-    production_wins: int | None = Field(None, ge=0)
-    production_games: int | None = Field(None, ge=0)
+    production_wins: Count | None = None
+    production_games: Count | None = None
     b_version: LedgerText | None = Field(None, max_length=32)
-    b_wins: int | None = Field(None, ge=0)
-    b_games: int | None = Field(None, ge=0)
-    reorder_applied: bool = False
+    b_wins: Count | None = None
+    b_games: Count | None = None
+    reorder_applied: StrictBool = False
     assignments_before: dict[Alias, LedgerText] | None = None
     assignments_after: dict[Alias, LedgerText] | None = None
 
@@ -179,7 +205,7 @@ class ReportResponse(BaseModel):
     "/internal/promotion/report",
     dependencies=[AdminDep],
     response_model=ReportResponse,
-    responses=_ERRORS,
+    responses={**_ERRORS, **TOO_LARGE, **TOO_MANY_REQUESTS},
 )
 async def promotion_report(body: PromotionReport, container: ContainerDep) -> Any:
     """Append an external promoter's decision to the ledger [admin]. The alias moves it
@@ -542,7 +568,15 @@ class OpsSummary(BaseModel):
     training_runs: list[TrainingRunRow]
 
 
-@router.get("/ops/summary", response_model=OpsSummary, tags=["ops"], responses={422: _ERRORS[422]})
+@router.get(
+    "/ops/summary",
+    response_model=OpsSummary,
+    tags=["ops"],
+    responses={422: _ERRORS[422], **TOO_MANY_REQUESTS},
+    # An expensive read (SPEC §9): limited per client, and served from the read cache.
+    dependencies=[Depends(RateLimited(Limit.READ))],
+)
+@cached_read
 async def get_ops_summary(
     container: ContainerDep,
     days: int = Query(14, ge=1, le=90, description="Days of daily figures for the charts"),

@@ -14,6 +14,9 @@ revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
+# True only if code of the previous revision keeps working correctly on this schema beside the
+# new code (new tables, nullable columns, indexes): see rps.persistence.schema_check.
+additive = False
 
 
 def upgrade() -> None:

@@ -16,6 +16,8 @@ revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+# The first schema: no older code serves it.
+additive = False
 
 
 def upgrade() -> None:

@@ -16,6 +16,8 @@ revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+# New tables only (rps.persistence.schema_check: code of 0001 serves this schema).
+additive = True
 
 
 def upgrade() -> None:

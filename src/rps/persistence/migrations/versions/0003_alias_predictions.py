@@ -16,6 +16,8 @@ revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
+# A new table only: code of 0002 serves this schema.
+additive = True
 
 
 def upgrade() -> None:

@@ -16,6 +16,8 @@ revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+# A new table and indexes: code of 0003 serves this schema.
+additive = True
 
 
 def upgrade() -> None:

@@ -19,6 +19,8 @@ revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
+# Nullable columns and a new table: code of 0004 serves this schema.
+additive = True
 
 
 def upgrade() -> None:

@@ -28,6 +28,10 @@ revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
+# Not additive for a rolling upgrade: code of 0005 would store rounds without
+# ``last_round_at`` and finished games without ``finished_reason``, and this release closes
+# games as abandoned from those columns.
+additive = False
 
 
 def upgrade() -> None:

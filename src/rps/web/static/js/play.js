@@ -9,23 +9,38 @@ const debugMode = document.body.dataset.mode === "debug";
 const HISTORY_ROWS = 8;
 const MAX_HEALTH = 100;
 
-// localStorage can be unavailable (privacy modes): the page still works, it just forgets.
-const saved = {
-  get(key) {
+// Remembered across visits and tabs (localStorage) or by this tab only, across reloads
+// (sessionStorage). Either can be unavailable (privacy modes): the page still works, it just
+// forgets.
+function keeper(area) {
+  const call = (method, key, ...rest) => {
     try {
-      return window.localStorage.getItem(`rps.${key}`);
+      return window[area][method](`rps.${key}`, ...rest);
     } catch {
-      return null;
+      return null; // not remembered
     }
-  },
-  set(key, value) {
-    try {
-      window.localStorage.setItem(`rps.${key}`, value);
-    } catch {
-      /* not remembered */
-    }
-  },
-};
+  };
+  return {
+    get: (key) => call("getItem", key),
+    set: (key, value) => call("setItem", key, value),
+    remove: (key) => call("removeItem", key),
+  };
+}
+const saved = keeper("localStorage");
+const thisTab = keeper("sessionStorage");
+
+// The game in play is remembered so a reload or another tab picks it up again. A game id is a
+// capability (whoever knows it may play the game): it stays in this browser's own storage.
+function rememberGame(gameId) {
+  saved.set("game_id", gameId);
+  thisTab.set("game_id", gameId);
+}
+
+function forgetGame(gameId) {
+  for (const store of [saved, thisTab]) {
+    if (store.get("game_id") === gameId) store.remove("game_id");
+  }
+}
 
 const state = {
   policy: opponentByPolicy(saved.get("policy")).policy,
@@ -149,9 +164,12 @@ function setMovesEnabled(enabled) {
   for (const button of ui.moves) button.disabled = !enabled;
 }
 
-function setStatus(text, isError = false) {
-  ui.status.textContent = text;
-  ui.status.classList.toggle("error", isError);
+/** The status line (an aria-live region); ``tone`` is "", "notice" (why the game changed under
+ * this page) or "error". Extra nodes (a button) follow the text. */
+function setStatus(text, tone = "", ...extra) {
+  fill(ui.status, text, ...extra);
+  ui.status.classList.toggle("error", tone === "error");
+  ui.status.classList.toggle("notice", tone === "notice");
 }
 
 function promptForMove() {
@@ -254,6 +272,26 @@ function resetArena() {
 
 // Game flow.
 
+/** Run ``task`` with the moves locked; afterwards they are playable again unless the game has
+ * ended, whatever happened. One task at a time: nothing is ever sent twice. */
+async function exclusive(task) {
+  if (state.busy) return;
+  state.busy = true;
+  setMovesEnabled(false);
+  try {
+    await task();
+  } finally {
+    state.busy = false;
+    setMovesEnabled(Boolean(state.game && !state.game.finished));
+  }
+}
+
+function showFighters(playerName, opponent) {
+  byId("user-name").textContent = playerName;
+  byId("bot-name").textContent = `${opponent.emoji} ${opponent.name}`;
+  ui.start.firstChild.textContent = "New game ";
+}
+
 async function startGame() {
   if (state.busy) return;
   state.busy = true;
@@ -270,6 +308,7 @@ async function startGame() {
     state.sessionId = started.session_id;
     saved.set("session_id", started.session_id);
     saved.set("player_name", name);
+    rememberGame(started.game_id);
     state.game = {
       id: started.game_id,
       opponent,
@@ -280,30 +319,38 @@ async function startGame() {
       finished: false,
       rounds: [],
     };
-    byId("user-name").textContent = started.player_name;
-    byId("bot-name").textContent = `${opponent.emoji} ${opponent.name}`;
+    showFighters(started.player_name, opponent);
     resetArena();
     renderPills(state.game.points);
-    ui.start.firstChild.textContent = "New game ";
     promptForMove();
     setMovesEnabled(true);
     refreshStats();
   } catch (error) {
-    setStatus(`Could not start a game: ${error.message}`, true);
+    setStatus(`Could not start a game: ${error.message}`, "error");
   } finally {
     state.busy = false;
     ui.start.disabled = false;
   }
 }
 
-async function play(move) {
+function play(move) {
   const game = state.game;
-  if (!game || game.finished || state.busy) return;
-  state.busy = true;
-  setMovesEnabled(false);
-  setStatus(`${game.opponent.name} is choosing…`);
-  try {
-    const answer = await postJSON("/play", { game_id: game.id, user_move: move, round: game.round });
+  if (!game || game.finished) return;
+  return exclusive(async () => {
+    setStatus(`${game.opponent.name} is choosing…`);
+    let answer;
+    try {
+      answer = await postJSON("/play", { game_id: game.id, user_move: move, round: game.round });
+    } catch (error) {
+      // 409: the server's game is not the one shown here (a round played in another tab or
+      // window, or the game closed); 404: the server no longer has it. Take the server's word.
+      if (error instanceof ApiError && (error.status === 409 || error.status === 404)) {
+        await resync(game, error.message);
+      } else {
+        setStatus(`That move did not count: ${error.message}`, "error");
+      }
+      return;
+    }
     game.rounds.push(answer);
     game.userScore = answer.user_score;
     game.botScore = answer.bot_score;
@@ -315,23 +362,157 @@ async function play(move) {
     renderHistory();
     renderPills(game.finished ? null : game.points);
     if (debugMode) renderDebug(answer);
-    refreshStats();
     if (game.finished) {
+      forgetGame(game.id);
       setStatus(`Game over after ${answer.round} rounds.`);
       showBanner(answer);
+      refreshStats();
       refreshLeaderboards();
       refreshWinRates();
     } else {
       promptForMove();
+      refreshStatsSoon();
     }
-  } catch (error) {
-    const finished = error instanceof ApiError && error.status === 409;
-    setStatus(`That move did not count: ${error.message}`, true);
-    if (finished) game.finished = true;
-  } finally {
-    state.busy = false;
-    if (!game.finished) setMovesEnabled(true);
+  });
+}
+
+// Taking a game as the server has it: after a refused move, and when a reload or another tab
+// picks up the remembered game.
+
+/** This page's game from ``GET /games/{id}``: its rounds have the fields of /play's answers. */
+function gameFromServer(remote) {
+  const rounds = remote.rounds || [];
+  return {
+    id: remote.game_id,
+    opponent: opponentByPolicy(remote.policy),
+    round: rounds.length + 1,
+    userScore: remote.user_score,
+    botScore: remote.bot_score,
+    points: remote.next_round_points,
+    finished: remote.status === "finished" || Boolean(remote.winner),
+    rounds,
+  };
+}
+
+/** Draw ``state.game`` as if this page had played every one of its rounds. */
+function drawGame(playerName) {
+  const game = state.game;
+  showFighters(playerName, game.opponent);
+  resetArena();
+  const last = game.rounds[game.rounds.length - 1];
+  if (last) renderResult(last);
+  renderPills(game.finished ? null : game.points);
+  refreshStats();
+}
+
+/** "35 minutes", "3 hours", "2 days"; null when the times do not make sense. */
+function span(fromIso, toIso) {
+  const ms = Date.parse(toIso) - Date.parse(fromIso);
+  if (!Number.isFinite(ms) || ms < 0) return null;
+  const minutes = Math.round(ms / 60000);
+  if (minutes < 120) return plural(minutes, "minute");
+  const hours = Math.round(minutes / 60);
+  return hours < 48 ? plural(hours, "hour") : plural(Math.round(hours / 24), "day");
+}
+
+/** Why a game this page was still playing has ended, from the server's record of it. */
+function endedText(remote) {
+  if (remote.finished_reason === "abandoned") {
+    const rounds = remote.rounds || [];
+    const lastMove = rounds.length ? rounds[rounds.length - 1].created_at : remote.created_at;
+    const quiet = span(lastMove, remote.finished_at);
+    return (
+      "This game has ended: it was closed as abandoned after " +
+      `${quiet || "a long time"} without a move.`
+    );
   }
+  return "This game has ended: it was finished in another tab or window.";
+}
+
+/** What the page says after taking the server's game in place of ``before`` (this page's). */
+function resyncText(remote, before, refusal) {
+  const game = state.game;
+  if (game.finished) return endedText(remote);
+  if (game.round > before.round) {
+    return `This game moved on in another tab or window: you are now at round ${game.round}.`;
+  }
+  if (game.round < before.round) {
+    return `This game is behind what this page showed: you are now at round ${game.round}.`;
+  }
+  const why = refusal ? `That move did not count (${refusal}). ` : "";
+  return `${why}Round ${game.round} — your move.`;
+}
+
+/** Fetch the game from the server and show it in place of this page's copy, saying why. Moves
+ * must already be locked (see exclusive); never throws. */
+async function resync(game, refusal) {
+  const fetching = "Fetching the game from the server…";
+  setStatus(refusal ? `That move did not count. ${fetching}` : fetching, "notice");
+  let remote;
+  try {
+    remote = await getJSON(`/games/${encodeURIComponent(game.id)}`);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      forgetGame(game.id);
+      state.game = null;
+      resetArena();
+      renderPills(null);
+      setStatus("This game is no longer on the server. Start a new game.", "notice");
+      return;
+    }
+    const reload = el("button", {
+      type: "button",
+      class: "status-action",
+      id: "resync-button",
+      text: "Reload the game",
+      on: { click: () => exclusive(() => resync(game, null)) },
+    });
+    setStatus(
+      `${refusal ? "That move did not count, and the" : "The"} game could not be fetched ` +
+        `from the server: ${error.message}. `,
+      "error",
+      reload,
+    );
+    return;
+  }
+  state.game = gameFromServer(remote);
+  drawGame(remote.player_name);
+  setStatus(resyncText(remote, game, refusal), "notice");
+  if (state.game.finished) {
+    forgetGame(remote.game_id);
+    showBanner({
+      winner: remote.winner,
+      user_score: remote.user_score,
+      bot_score: remote.bot_score,
+      round: remote.rounds.length,
+    });
+    refreshLeaderboards();
+    refreshWinRates();
+  }
+}
+
+/** Pick up the game this tab (or else this browser) was playing, if it is still open. */
+async function resumeGame() {
+  const gameId = thisTab.get("game_id") || saved.get("game_id");
+  if (!gameId) return;
+  await exclusive(async () => {
+    let remote;
+    try {
+      remote = await getJSON(`/games/${encodeURIComponent(gameId)}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) forgetGame(gameId);
+      return; // the page starts empty, as without a remembered game
+    }
+    if (remote.status === "finished" || remote.winner) {
+      forgetGame(gameId);
+      return;
+    }
+    thisTab.set("game_id", gameId);
+    state.game = gameFromServer(remote);
+    drawGame(remote.player_name);
+    const { opponent, round } = state.game;
+    setStatus(`Your game against ${opponent.name} goes on: round ${round} — your move.`);
+  });
 }
 
 // Session stats and leaderboards.
@@ -341,9 +522,25 @@ function stat(label, value) {
 }
 
 let statsTicket = 0;
+let statsTimer = null;
+let statsAskedAt = -Infinity;
+// Session stats are a rate-limited read on the server (RATE_LIMIT_READ_PER_MIN): between
+// rounds they are asked for at most every few seconds, however fast the player is.
+const STATS_GAP_MS = 4000;
+
+/** Refresh the session stats now, or a little later if they were just asked for. */
+function refreshStatsSoon() {
+  if (statsTimer !== null) return;
+  const wait = statsAskedAt + STATS_GAP_MS - performance.now();
+  if (wait <= 0) refreshStats();
+  else statsTimer = setTimeout(refreshStats, wait);
+}
 
 async function refreshStats() {
-  // Stats refresh after every round; an answer overtaken by a later request is dropped.
+  // An answer overtaken by a later request is dropped.
+  clearTimeout(statsTimer);
+  statsTimer = null;
+  statsAskedAt = performance.now();
   const ticket = ++statsTicket;
   const node = byId("session-stats");
   const show = (s) =>
@@ -354,11 +551,11 @@ async function refreshStats() {
       stat("Wins", String(s.wins)),
       stat("Losses", String(s.losses)),
       stat("Ties", String(s.ties)),
-      stat("Rounds", String(s.rounds)),
+      stat("Rounds", String(s.rounds_played)),
       stat("Best streak", String(s.best_streak)),
       stat("Current streak", String(s.current_streak)),
     );
-  const none = { games: 0, win_rate: null, wins: 0, losses: 0, ties: 0, rounds: 0 };
+  const none = { games: 0, win_rate: null, wins: 0, losses: 0, ties: 0, rounds_played: 0 };
   if (!state.sessionId) {
     show({ ...none, best_streak: 0, current_streak: 0 });
     return;
@@ -494,7 +691,9 @@ function init() {
   refreshWinRates();
   refreshStats();
   refreshLeaderboards();
-  document.body.dataset.ready = "true";
+  resumeGame().finally(() => {
+    document.body.dataset.ready = "true";
+  });
 }
 
 init();
