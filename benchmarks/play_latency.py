@@ -937,8 +937,9 @@ def main(argv: list[str] | None = None) -> int:
                 "http": "httptools",
                 "uvloop_mapped": "uvloop" in maps,
                 "httptools_mapped": "httptools" in maps,
-                "database": info.get("database"),
-                "database_url": info.get("config", {}).get("DATABASE_URL") or "sqlite (temp)",
+                # /info shows public facts only (no database, no URLs): the run knows its own.
+                "database": "postgresql" if args.database_url else "sqlite",
+                "database_url": "given by --database-url" if args.database_url else "sqlite (temp)",
                 "pids": pids,
                 "version": info.get("version"),
             }
