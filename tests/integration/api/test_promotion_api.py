@@ -216,6 +216,10 @@ def test_report_is_forbidden_when_the_server_has_no_admin_token(tmp_path: Path) 
         ({"reason": ""}, "reason: String should have at least 1 character"),
         ({"event_id": "a b c d e f"}, "event_id: String should match pattern"),
         ({"b_games": -1}, "b_games: Input should be greater than or equal to 0"),
+        # Found by the fuzz: a count no ledger column can hold was a 500.
+        ({"b_wins": 2**70}, "b_wins: Input should be less than or equal to 2147483647"),
+        ({"reorder_applied": 0}, "reorder_applied: Input should be a valid boolean"),
+        ({"b_games": True}, "b_games: Value error, must be a number, not true or false"),
         ({"assignments_after": {"Staging": "3"}}, "assignments_after.Staging"),
     ],
 )

@@ -161,7 +161,9 @@ def _not_a_flag(value: Any) -> Any:
 # `true` is not a count and `0` is not a flag (a report is taken as it is, not guessed); an
 # integral number such as 3.0 is a count, as JSON Schema's "integer" says.
 StrictNumber = Annotated[float, Strict()]
-Count = Annotated[int, Field(ge=0), BeforeValidator(_not_a_flag)]
+# The ledger's columns are 32-bit integers on PostgreSQL.
+MAX_COUNT = 2**31 - 1
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT), BeforeValidator(_not_a_flag)]
 
 
 class PromotionReport(BaseModel):
