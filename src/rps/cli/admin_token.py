@@ -32,8 +32,8 @@ def rotate() -> None:
             "the new token) for the file to be used[/yellow]"
         )
     console.print(
-        "restart `rps up` for its background gameplay to use it; on Kubernetes the token is "
-        "the rps-admin Secret instead (see docs/operations.md)"
+        "the app and `rps up`'s background gameplay read it on their next request; on "
+        "Kubernetes the token is the rps-admin Secret instead (see docs/operations.md)"
     )
 
 
