@@ -17,6 +17,7 @@ from rps.persistence.database import Database
 from rps.persistence.promotion_repository import PromotionRepository
 from rps.persistence.tables import games, rounds
 from rps.services.ab_evidence import ab_window_start, sample_ratio
+from tests.support.rows import round_row
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 XGB = Family.XGBOOST.value
@@ -66,24 +67,14 @@ def store_game(
         for step, (decision_source, model_version) in enumerate(played, 1):
             conn.execute(
                 insert(rounds),
-                {
-                    "game_id": game_id,
-                    "step_no": step,
-                    "user_move": "rock",
-                    "bot_move": "paper",
-                    "result": "lose",
-                    "user_delta": 0.0,
-                    "bot_delta": 1.0,
-                    "user_score": 0.0,
-                    "bot_score": float(step),
-                    "rock_pts": 1.0,
-                    "paper_pts": 1.2,
-                    "scissors_pts": 1.7,
-                    "decision_source": decision_source,
-                    "model_alias": alias.value if decision_source == "model" else None,
-                    "model_version": model_version if decision_source != "opening" else None,
-                    "created_at": created_at + timedelta(seconds=step),
-                },
+                round_row(
+                    game_id,
+                    step,
+                    decision_source=decision_source,
+                    model_alias=alias.value if decision_source == "model" else None,
+                    model_version=model_version if decision_source != "opening" else None,
+                    created_at=created_at + timedelta(seconds=step),
+                ),
             )
     return game_id
 

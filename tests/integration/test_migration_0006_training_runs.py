@@ -15,6 +15,7 @@ from rps.features import MIN_LABEL_STEP
 from rps.persistence.database import Database, current_revision, head_revision, migrate
 from rps.persistence.lifecycle_repository import LifecycleRepository
 from rps.persistence.tables import games, rounds, training_runs
+from tests.support.rows import round_row
 
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 STEPS = 8  # rounds per game: steps 4..8 are labelled
@@ -39,22 +40,14 @@ def store_game(conn: sa.Connection, game_id: str, first_round_at: datetime) -> N
     conn.execute(
         sa.insert(rounds),
         [
-            {
-                "game_id": game_id,
-                "step_no": step,
-                "user_move": "rock",
-                "bot_move": "paper",
-                "result": "lose",
-                "user_delta": 0.0,
-                "bot_delta": 1.0,
-                "user_score": 0.0,
-                "bot_score": float(step),
-                "rock_pts": 1.0,
-                "paper_pts": 1.0,
-                "scissors_pts": 1.0,
-                "decision_source": "opening",
-                "created_at": first_round_at + timedelta(minutes=step - 1),
-            }
+            round_row(
+                game_id,
+                step,
+                paper_pts=1.0,
+                scissors_pts=1.0,
+                decision_source="opening",
+                created_at=first_round_at + timedelta(minutes=step - 1),
+            )
             for step in range(1, STEPS + 1)
         ],
     )

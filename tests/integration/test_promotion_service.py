@@ -37,6 +37,7 @@ from rps.services.promotion import (
     PromotionConfig,
     PromotionService,
 )
+from tests.support.rows import round_row
 
 XGB = Family.XGBOOST
 NAME = REGISTERED_NAMES[XGB]
@@ -217,24 +218,14 @@ class World:
             for step, (source, model_version) in enumerate(played, 1):
                 conn.execute(
                     insert(rounds),
-                    {
-                        "game_id": game_id,
-                        "step_no": step,
-                        "user_move": "rock",
-                        "bot_move": "paper",
-                        "result": "lose",
-                        "user_delta": 0.0,
-                        "bot_delta": 1.0,
-                        "user_score": 0.0,
-                        "bot_score": float(step),
-                        "rock_pts": 1.0,
-                        "paper_pts": 1.2,
-                        "scissors_pts": 1.7,
-                        "decision_source": source,
-                        "model_alias": alias.value if source == "model" else None,
-                        "model_version": model_version,
-                        "created_at": created + timedelta(seconds=step),
-                    },
+                    round_row(
+                        game_id,
+                        step,
+                        decision_source=source,
+                        model_alias=alias.value if source == "model" else None,
+                        model_version=model_version,
+                        created_at=created + timedelta(seconds=step),
+                    ),
                 )
         return game_id
 
