@@ -26,6 +26,7 @@ from rps.persistence.tables import alias_predictions, games, rounds
 from rps.settings import Settings, load_settings
 from tests.integration.api.test_platform_api import metric_value
 from tests.support.onnx_models import DictSource, fetched
+from tests.support.rows import round_row
 
 HISTORY = "/internal/promotion/history"
 REPORT = "/internal/promotion/report"
@@ -569,24 +570,14 @@ def store_game(
         # One round the alias's model decided: only such games are A/B evidence (SPEC §7).
         conn.execute(
             insert(rounds),
-            {
-                "game_id": game_id,
-                "step_no": 1,
-                "user_move": "rock",
-                "bot_move": "paper",
-                "result": "lose",
-                "user_delta": 0.0,
-                "bot_delta": 1.0,
-                "user_score": 0.0,
-                "bot_score": 1.0,
-                "rock_pts": 1.0,
-                "paper_pts": 1.2,
-                "scissors_pts": 1.7,
-                "decision_source": "model",
-                "model_alias": alias.value,
-                "model_version": VERSIONS[alias],
-                "created_at": created_at + timedelta(minutes=1),
-            },
+            round_row(
+                game_id,
+                1,
+                decision_source="model",
+                model_alias=alias.value,
+                model_version=VERSIONS[alias],
+                created_at=created_at + timedelta(minutes=1),
+            ),
         )
     return game_id
 

@@ -37,6 +37,7 @@ from tests.integration.training.conftest import Platform, tiny_config
 from tests.support.aio import run_coroutine
 from tests.support.limits import LOAD_SETTINGS
 from tests.support.postgres import PostgresServer
+from tests.support.rows import round_row
 from tests.support.s3 import S3Server
 from tests.support.server import ServerProcess, free_port
 
@@ -489,24 +490,15 @@ def _craft_games(database_url: str, alias: str, version: str, winner: str, count
         for _ in range(count)
     ]
     model_rounds = [
-        {
-            "game_id": row["id"],
-            "step_no": 4,
-            "user_move": "rock",
-            "bot_move": "paper",
-            "result": "lose",
-            "user_delta": 0.0,
-            "bot_delta": 1.0,
-            "user_score": 0.0,
-            "bot_score": 1.0,
-            "rock_pts": 1.0,
-            "paper_pts": 1.2,
-            "scissors_pts": 1.7,
-            "decision_source": "model",
-            "model_alias": alias,
-            "model_version": version,
-            "created_at": now,
-        }
+        round_row(
+            row["id"],
+            4,
+            bot_score=1.0,
+            decision_source="model",
+            model_alias=alias,
+            model_version=version,
+            created_at=now,
+        )
         for row in rows
     ]
     engine = create_engine(database_url)
