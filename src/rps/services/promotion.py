@@ -210,6 +210,13 @@ class PromotionService:
         """The family's decision from the database's evidence (None when Production points
         nowhere), and the figures behind it for the ledger. ``blocked`` versions failed the
         parity check and may not become Production or B."""
+        decision, facts, _ = self._decide(family, blocked)
+        return decision, facts
+
+    def _decide(
+        self, family: Family, blocked: frozenset[str]
+    ) -> tuple[FamilyDecision | None, dict[str, Any], dict[Alias, ChallengerStats]]:
+        """``decide``, plus each held alias's challenger record."""
         targets = self._targets(family)
         facts: dict[str, Any] = {"targets": {a.value: t.version for a, t in targets.items() if t}}
         missing = [a.value for a, t in targets.items() if t is None]
@@ -217,7 +224,7 @@ class PromotionService:
             facts["missing_aliases"] = missing
         production_target = targets[Alias.PRODUCTION]
         if production_target is None:
-            return None, facts
+            return None, facts, {}
         held = {a: t.version for a, t in targets.items() if t is not None}
         assigned = self._repo.current_assignments(family.value)
         windows = {a: _window_start(assigned.get(a.value), held[a]) for a in held}
@@ -266,19 +273,17 @@ class PromotionService:
         }
         facts["scoring_version"] = self._config.scoring_version
         facts["srm"] = self._sample_ratio(family, windows)
-        return decision, facts
+        return decision, facts, records
 
     def preview(self, family: Family) -> dict[str, Any] | None:
         """What the next run would decide for ``family``, without moving anything (the ops
         page): the running test's figures and the challengers in the order they would be
         ranked. None when Production points nowhere."""
-        decision, facts = self.decide(family)
+        decision, facts, records = self._decide(family, frozenset())
         if decision is None:
             return None
         test = decision.production
         min_predictions = self._config.min_predictions
-        held = {a: v for a, v in decision.assignments_before.items() if v is not None}
-        records = self._records(family, held)
         pool = [records[a] for a in (Alias.B, Alias.SHADOW1, Alias.SHADOW2) if a in records]
         ranked = rank_challengers(pool, min_predictions=min_predictions)
 
