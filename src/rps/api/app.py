@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import inspect
 import logging
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from rps.api.body_limit import BodyCap, BodyLimit
+from rps.api.collector import ServingCollector
 from rps.api.errors import RequestBoundary, install_error_handlers
 from rps.api.fast_play import FastPlay
 from rps.api.middleware import HttpMetricsMiddleware
@@ -32,19 +32,6 @@ from rps.serving.model_manager import ModelManager
 from rps.settings import AdminTokenError, Settings, get_settings, mask_secrets
 
 log = logging.getLogger(__name__)
-
-
-# A server keeps every game being played in memory, so the number of long-lived objects grows
-# with the games in flight; a full collection walks them all (tens of ms with a few thousand
-# games). Collect young objects less often, and move what start-up created out of the
-# collector's way for good.
-GC_THRESHOLDS = (10_000, 20, 20)
-
-
-def tune_gc_for_serving() -> None:
-    gc.set_threshold(*GC_THRESHOLDS)
-    gc.collect()
-    gc.freeze()
 
 
 async def watch_models(
@@ -125,21 +112,30 @@ def create_app(
         app.state.container = built
         # Models load in the background: the app answers /healthz at once and /ready says 503
         # until the set is loaded (or declared fallback).
-        # Only a real server (which built its own container) tunes the process's collector.
+        # Only a real server (which built its own container) tunes the process's collector,
+        # once the first model set is in.
+        collector = ServingCollector()
+        collecting: list[asyncio.Task[None]] = []
+
+        def start_collector() -> None:
+            collector.start()
+            collecting.append(asyncio.create_task(collector.run()))
+
         watcher = asyncio.create_task(
             watch_models(
                 built.models,
                 settings.MODEL_POLL_SECONDS,
-                after_first_load=tune_gc_for_serving if owned else None,
+                after_first_load=start_collector if owned else None,
             )
         )
         log.info("rps app started (database: %s)", built.database.dialect)
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, *collecting):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if owned:
                 app.state.container = None
                 built.close()
