@@ -47,6 +47,8 @@ from rich.table import Table  # noqa: E402
 from tests.support.limits import UNREACHED_LIMITS  # noqa: E402
 from tests.support.server import ServerProcess  # noqa: E402
 
+from rps.persistence.game_repository import LIVE_GAMES_KEPT  # noqa: E402
+
 console = Console(stderr=True)
 
 
@@ -96,7 +98,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="pin every thread of the server's processes to this core (default: unpinned)",
     )
-    ap.add_argument("--rate", type=int, default=3000, help="rounds/s to size the game pool for")
+    ap.add_argument(
+        "--rate",
+        type=int,
+        default=1500,
+        help="rounds/s to size the game pool for (the pool must stay within a process's "
+        "in-memory cache of games being played, or every round is a cache miss)",
+    )
     ap.add_argument("--policy", default="brian")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, help="write the figures as JSON here")
@@ -138,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
                         capture_output=True,
                     )
             games = math.ceil((args.runs + 1) * args.duration * args.rate / MIN_ROUNDS)
+            if games > LIVE_GAMES_KEPT:
+                console.print(
+                    f"[yellow]{games} games is more than a process keeps in memory "
+                    f"({LIVE_GAMES_KEPT}): cycling over them, every round reads its game from "
+                    "the database and rebuilds its state (lower --rate or --duration)[/]"
+                )
             console.print(f"pre-starting {games} games …")
             with httpx.Client(base_url=server.url, timeout=30) as client:
                 ids = [

@@ -403,7 +403,7 @@ def test_appending_with_a_stale_game_record_stores_nothing_and_is_refused(
     assert loaded[0].winner is None
 
 
-def test_a_copy_another_process_has_moved_past_is_refused_and_then_read_again(
+def test_a_copy_another_process_has_moved_past_is_refused_and_then_refreshed(
     database: Database,
 ) -> None:
     # Two repositories on one database stand for two server processes, each with its own
@@ -428,17 +428,64 @@ def test_a_copy_another_process_has_moved_past_is_refused_and_then_read_again(
     if copied_rounds:  # the copy was fresh: the rival's round 2 is simply the next round
         assert outcome is not None
         assert rival_round.played.round_no == 2
-    else:  # the copy lagged behind: refused, and the next read sees the other process's round
+    else:  # the copy lagged behind: refused, and refreshing it finds the other process's round
         assert outcome is None
-        again = here.load_live(game_id)
+        again = here.refresh(game_id)
         assert again is not None
         assert again[1] == [first]
         assert again[0].rounds_played == 1
+        assert here.load_live(game_id) == again  # the refreshed copy is the one kept
     loaded = here.load(game_id)
     assert loaded is not None
     assert [r.played.round_no for r in loaded[1]] == list(range(1, len(loaded[1]) + 1))
     assert loaded[1][0] == first
     assert loaded[0].rounds_played == len(loaded[1])
+
+
+def test_a_copy_rounds_behind_is_brought_up_to_the_stored_game_by_refresh(
+    database: Database,
+) -> None:
+    here, there = GameRepository(database), GameRepository(database)
+    game_id = "behind-game"
+    record = _game_record(game_id)
+    here.add_game(record)
+    game = Game(game_id)
+    stored = here.append_round(
+        record, _round_record(game.play(Move.ROCK, Move.PAPER), CREATED), None
+    )
+    assert stored is not None
+    copy = here.load_live(game_id)
+    assert copy is not None
+    assert copy[0].rounds_played == 1
+    # Another process plays rounds 2-4 from its own read.
+    latest = there.load(game_id)
+    assert latest is not None
+    current = latest[0]
+    for user, bot in ((Move.PAPER, Move.PAPER), (Move.SCISSORS, Move.ROCK), (Move.ROCK, Move.ROCK)):
+        moved = there.append_round(current, _round_record(game.play(user, bot), CREATED), None)
+        assert moved is not None
+        current = moved
+    assert here.load_live(game_id) == copy  # this process still holds its old copy
+
+    refreshed = here.refresh(game_id)
+    assert refreshed == GameRepository(database).load(game_id)
+    assert refreshed is not None
+    assert [r.played.round_no for r in refreshed[1]] == [1, 2, 3, 4]
+    assert refreshed[0].rounds_played == 4
+    assert refreshed[0].user_score == current.user_score
+    # ... and play goes on from it.
+    fifth = _round_record(game.play(Move.PAPER, Move.ROCK), CREATED)
+    assert here.append_round(refreshed[0], fifth, None) is not None
+
+
+def test_refreshing_a_game_this_process_never_read_reads_it_whole(database: Database) -> None:
+    writer, reader = GameRepository(database), GameRepository(database)
+    record = _game_record("unseen-game")
+    writer.add_game(record)
+    game = Game("unseen-game")
+    writer.append_round(record, _round_record(game.play(Move.ROCK, Move.PAPER), CREATED), None)
+    assert reader.refresh("unseen-game") == writer.load("unseen-game")
+    assert reader.refresh("no-such-game") is None
 
 
 def test_a_failing_round_insert_rolls_back_the_games_score_update(database: Database) -> None:

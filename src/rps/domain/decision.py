@@ -693,15 +693,27 @@ class GameBelief:
         replayed from its probabilities in each round (``model_probabilities[i]`` for round
         i + 1; an alias starts at ``prior_of(alias)`` the first time it appears)."""
         state = cls(params)
+        state.extend(rounds, prior_of=prior_of, model_probabilities=model_probabilities)
+        return state
+
+    def extend(
+        self,
+        rounds: Sequence[PlayedRound],
+        *,
+        prior_of: Callable[[str], float] | None = None,
+        model_probabilities: Sequence[Mapping[str, Probabilities] | None] = (),
+    ) -> None:
+        """Push the game's next rounds (``rounds[0]`` is round ``rounds_played + 1``), as
+        ``replay`` does from the start: ``model_probabilities[i]`` goes with ``rounds[i]``."""
+        params = self.params
         for i, played in enumerate(rounds):
             probs = model_probabilities[i] if i < len(model_probabilities) else None
             if probs:
                 for alias in probs:
-                    if alias not in state._aliases:
+                    if alias not in self._aliases:
                         prior = prior_of(alias) if prior_of else params.model_prior_floor
-                        state.register_alias(alias, prior)
-            state.push(played, dict(probs) if probs else None)
-        return state
+                        self.register_alias(alias, prior)
+            self.push(played, dict(probs) if probs else None)
 
 
 @lru_cache(maxsize=16)

@@ -286,6 +286,19 @@ class Database:
         connection of its own per process and issues its writes on it directly, one
         transaction at a time (``paramstyle`` tells how to write the placeholders).
         """
+        with self._hot_cursor(autocommit=False) as cursor:
+            yield cursor
+
+    @contextlib.contextmanager
+    def raw_statement(self) -> Iterator[Any]:
+        """Like ``raw_write``, for exactly one statement that commits on its own: on
+        PostgreSQL the connection is in autocommit mode, so a data-modifying ``WITH`` does all
+        of a round's writes atomically in one round trip (no BEGIN and COMMIT of its own)."""
+        with self._hot_cursor(autocommit=True) as cursor:
+            yield cursor
+
+    @contextlib.contextmanager
+    def _hot_cursor(self, *, autocommit: bool) -> Iterator[Any]:
         if self.checkpointer is not None:
             self.checkpointer.ensure_started()
         lock = self.write_lock.hold() if self.write_lock else self._hot_lock
@@ -293,12 +306,16 @@ class Database:
             if self._hot is None:
                 self._hot = self.engine.raw_connection()
             connection = self._hot
+            if not self.is_sqlite and connection.driver_connection.autocommit != autocommit:
+                connection.driver_connection.autocommit = autocommit
             cursor = connection.cursor()
             try:
                 yield cursor
-                connection.commit()
+                if not autocommit:
+                    connection.commit()
             except self.engine.dialect.dbapi.IntegrityError:  # type: ignore[union-attr]
-                connection.rollback()
+                if not autocommit:
+                    connection.rollback()
                 raise
             except BaseException:
                 # Anything else may have left the connection unusable: start afresh next time.
@@ -333,6 +350,8 @@ class Database:
             self.checkpointer.stop()
         if self._hot is not None:
             with contextlib.suppress(Exception):
+                if not self.is_sqlite:  # back to the pool as SQLAlchemy lent it
+                    self._hot.driver_connection.autocommit = False
                 self._hot.close()
             self._hot = None
         self.engine.dispose()

@@ -10,8 +10,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -227,20 +228,68 @@ _INSERT_ALIAS_SQL = (
     f"INSERT INTO alias_predictions ({', '.join(_ALIAS_FIELDS)}) "
     f"VALUES ({', '.join(':' + f for f in _ALIAS_FIELDS)})"
 )
+
+
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+_LENGTH = re.compile(r"(?<=^VARCHAR)\(\d+\)$")
+
+
+def _pg_type(table: Table, field: str) -> str:
+    """A column's PostgreSQL type, without a length: an explicit cast to VARCHAR(n) would cut
+    a longer value silently, where the column refuses it."""
+    return _LENGTH.sub("", str(table.c[field].type.compile(dialect=_POSTGRESQL)))
+
+
+# PostgreSQL writes a round as one statement, so one round trip: the game's compare-and-set,
+# the round, and its alias rows, which inserts select from the update's result, so they add
+# rows only when the compare-and-set matched. The statement answers how many games it updated
+# (0 or 1). Fields the round and its alias rows share with the game's update are its
+# parameters; the round's own are ``r_<field>``; the alias rows' are arrays ``a_<field>`` (one
+# element per alias, unnested). Parameters are typed where a SELECT list would read them as text.
+# One text for any number of alias rows, under 50 parameters: the driver caches its parsing.
+_SHARED_WITH_GAME = {
+    "game_id": "g.id",
+    "step_no": "CAST(:rounds_played AS INTEGER)",
+    "user_score": "CAST(:user_score AS FLOAT)",
+    "bot_score": "CAST(:bot_score AS FLOAT)",
+    "created_at": "CAST(:last_round_at AS TIMESTAMP WITH TIME ZONE)",
+}
+_ALIAS_ARRAYS = tuple(f for f in _ALIAS_FIELDS if f not in _SHARED_WITH_GAME)
+_ROUND_IN_ONE_STATEMENT_SQL = (
+    f"WITH g AS ({_UPDATE_GAME_SQL} RETURNING id), "
+    f"r AS (INSERT INTO rounds ({', '.join(_ROUND_FIELDS)}) SELECT "
+    + ", ".join(
+        _SHARED_WITH_GAME.get(f, f"CAST(:r_{f} AS {_pg_type(rounds, f)})") for f in _ROUND_FIELDS
+    )
+    + " FROM g), "
+    f"a AS (INSERT INTO alias_predictions ({', '.join(_ALIAS_FIELDS)}) SELECT "
+    + ", ".join(_SHARED_WITH_GAME.get(f, f"u.{f}") for f in _ALIAS_FIELDS)
+    + " FROM g, unnest("
+    + ", ".join(f"CAST(:a_{f} AS {_pg_type(alias_predictions, f)}[])" for f in _ALIAS_ARRAYS)
+    + f") AS u({', '.join(_ALIAS_ARRAYS)})) "
+    "SELECT count(*) FROM g"
+)
+
 _SELECT_GAME = select(games).where(games.c.id == bindparam("game_id"))
 _SELECT_ROUNDS = (
     select(*_ROUND_COLUMNS)
     .where(rounds.c.game_id == bindparam("game_id"))
     .order_by(rounds.c.step_no)
 )
+_SELECT_ROUNDS_AFTER = _SELECT_ROUNDS.where(rounds.c.step_no > bindparam("after"))
 _SELECT_ALIAS_PROBABILITIES = (
     select(
         alias_predictions.c.step_no, alias_predictions.c.alias, alias_predictions.c.probabilities
     )
-    .where(alias_predictions.c.game_id == bindparam("game_id"))
+    .where(
+        alias_predictions.c.game_id == bindparam("game_id"),
+        alias_predictions.c.step_no > bindparam("after"),
+    )
     .order_by(alias_predictions.c.step_no)
 )
-_LIVE_GAMES_KEPT = 20_000
+# Games being played that a process keeps in memory, oldest dropped first: beyond this many in
+# flight, every round reads its game from the database again.
+LIVE_GAMES_KEPT = 20_000
 # When an open game last saw a move: its newest round, else its start.
 _QUIET_SINCE = func.coalesce(games.c.last_round_at, games.c.created_at)
 # The side ahead on score wins a closed game; level scores are a tie. Scores are stored as
@@ -275,8 +324,8 @@ class GameRepository:
     Every round is appended with a compare-and-set on the game's round count, so two writers
     racing for one round number cannot both succeed, in one process or across replicas.
     Games being played are kept in memory after their first read: stored rounds never change,
-    and a copy that another process has moved past is caught by the compare-and-set, dropped
-    and read again.
+    and a copy that another process has moved past is caught by the compare-and-set and
+    brought up to date with the rounds stored since (``refresh``).
     """
 
     def __init__(self, db: Database) -> None:
@@ -289,6 +338,10 @@ class GameRepository:
         self._insert_round_sql = _for_paramstyle(_INSERT_ROUND_SQL, paramstyle)
         self._insert_alias_sql = _for_paramstyle(_INSERT_ALIAS_SQL, paramstyle)
         self._timestamp = _sqlite_timestamp if db.is_sqlite else (lambda value: value)
+        # PostgreSQL writes a round in one statement (one round trip); SQLite, in process, in
+        # three statements of one transaction.
+        self._one_statement = not db.is_sqlite
+        self._round_in_one_statement_sql = _for_paramstyle(_ROUND_IN_ONE_STATEMENT_SQL, paramstyle)
 
     def add_game(self, record: GameRecord) -> None:
         with self._db.write() as conn:
@@ -314,11 +367,36 @@ class GameRepository:
             return live
         return self.load(game_id)
 
+    def refresh(self, game_id: str) -> tuple[GameRecord, list[RoundRecord]] | None:
+        """Like ``load``, reading only the rounds stored after this process's copy.
+
+        For a copy another process has moved past (its round was refused): stored rounds never
+        change, so the copy's rounds stay and the newer ones are appended to them.
+        """
+        cached = self._live.get(game_id)
+        if cached is None:
+            return self.load(game_id)
+        known = cached[1]
+        with self._db.read() as conn:
+            row = conn.execute(_SELECT_GAME, {"game_id": game_id}).first()
+            if row is None:
+                self._live.pop(game_id, None)
+                return None
+            newer = conn.execute(
+                _SELECT_ROUNDS_AFTER, {"game_id": game_id, "after": len(known)}
+            ).all()
+        record = _game_from_row(row)
+        stored = [*known, *(_round_from_row(r) for r in newer)]
+        if len(stored) != record.rounds_played:  # not a prefix after all: read it whole
+            return self.load(game_id)
+        self._remember(record, stored)
+        return record, stored
+
     def _remember(self, record: GameRecord, stored: list[RoundRecord]) -> None:
         if record.winner is not None:
             self._live.pop(record.id, None)  # finished games are rarely asked for again
             return
-        if len(self._live) >= _LIVE_GAMES_KEPT and record.id not in self._live:
+        if len(self._live) >= LIVE_GAMES_KEPT and record.id not in self._live:
             self._live.pop(next(iter(self._live)))
         self._live[record.id] = (record, stored)
 
@@ -359,17 +437,20 @@ class GameRepository:
         row["created_at"] = created_at
         dbapi = self._db.engine.dialect.dbapi
         try:
-            with self._db.raw_write() as cursor:
-                cursor.execute(self._update_game_sql, params)
-                if cursor.rowcount != 1:
-                    self._live.pop(game.id, None)
+            if self._one_statement:
+                if not self._append_in_one_statement(params, row, record, created_at):
                     return None
-                cursor.execute(self._insert_round_sql, row)
-                if record.alias_predictions:
-                    cursor.executemany(
-                        self._insert_alias_sql,
-                        alias_rows(game.id, record, created_at),
-                    )
+            else:
+                with self._db.raw_write() as cursor:
+                    cursor.execute(self._update_game_sql, params)
+                    if cursor.rowcount != 1:  # the copy is behind: ``refresh`` brings it up
+                        return None
+                    cursor.execute(self._insert_round_sql, row)
+                    if record.alias_predictions:
+                        cursor.executemany(
+                            self._insert_alias_sql,
+                            alias_rows(game.id, record, created_at),
+                        )
         except dbapi.IntegrityError as exc:  # type: ignore[union-attr]
             self._live.pop(game.id, None)
             raise sa_exc.IntegrityError(self._insert_round_sql, row, exc) from exc
@@ -389,18 +470,40 @@ class GameRepository:
         )
         if stored is not None and len(stored) == game.rounds_played:
             # Kept as a read from the database would return it: the alias predictions are
-            # written and not needed again, and every object kept here is one more for the
-            # garbage collector to walk on each full collection.
+            # written and not needed again.
             self._remember(updated, [*stored, replace(record, alias_predictions=())])
         else:
             self._live.pop(game.id, None)
         return updated
 
-    def alias_probabilities(self, game_id: str) -> dict[int, dict[str, tuple[float, float, float]]]:
+    def _append_in_one_statement(
+        self,
+        params: dict[str, Any],
+        row: dict[str, Any],
+        record: RoundRecord,
+        created_at: Any,
+    ) -> bool:
+        """PostgreSQL: the round's writes as one statement; False if the compare-and-set did
+        not match (nothing was written)."""
+        merged = dict(params)
+        merged.update(("r_" + k, v) for k, v in row.items() if k not in _SHARED_WITH_GAME)
+        aliases = alias_rows(params["id"], record, created_at)
+        merged.update(("a_" + f, [a[f] for a in aliases]) for f in _ALIAS_ARRAYS)
+        with self._db.raw_statement() as cursor:
+            cursor.execute(self._round_in_one_statement_sql, merged)
+            (updated,) = cursor.fetchone()
+        return bool(updated)
+
+    def alias_probabilities(
+        self, game_id: str, *, after: int = 0
+    ) -> dict[int, dict[str, tuple[float, float, float]]]:
         """Each model round's probabilities per alias (round → alias → P), as stored with the
-        round: what rebuilding a game's decision-layer state needs."""
+        round, for the rounds after ``after``: what rebuilding or catching up a game's
+        decision-layer state needs."""
         with self._db.read() as conn:
-            rows = conn.execute(_SELECT_ALIAS_PROBABILITIES, {"game_id": game_id}).all()
+            rows = conn.execute(
+                _SELECT_ALIAS_PROBABILITIES, {"game_id": game_id, "after": after}
+            ).all()
         found: dict[int, dict[str, tuple[float, float, float]]] = {}
         for row in rows:
             p = json.loads(row.probabilities)

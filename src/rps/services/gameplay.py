@@ -8,7 +8,7 @@ import random
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -261,7 +261,7 @@ class GameplayService:
             raise InvalidInput("round must be 1 or more")
         fresh = False
         for _ in range(_CAS_ATTEMPTS):
-            loaded = self._repo.load(game_id) if fresh else self._repo.load_live(game_id)
+            loaded = self._repo.refresh(game_id) if fresh else self._repo.load_live(game_id)
             if loaded is None:
                 raise GameNotFound(f"no game with id {echoed(game_id)}")
             record, stored = loaded
@@ -391,42 +391,60 @@ class GameplayService:
         return RoundResult(updated, played, decision, draws, winner)
 
     def _memory_for(self, record: GameRecord, game: Game, stored: list[RoundRecord]) -> GameMemory:
-        """The game's running state, rebuilt from its stored rounds when this process does not
-        hold it (a restart, another worker played the last round): the features from the
-        history, the layer by replaying every round with each alias's stored probabilities."""
+        """The game's running state. When this process's state is behind (another worker
+        played the last rounds) the newer rounds are pushed onto it; when it has none (a
+        restart, a game started elsewhere) it is rebuilt: the features from the history, the
+        layer by replaying every round with each alias's stored probabilities."""
         memory = self._memories.get(record.id)
         played = len(game.rounds)
-        if (
-            memory is not None
-            and memory.features.rounds_played == played
-            and memory.belief.rounds_played == played
-        ):
+        if memory is not None and memory.rounds_played == memory.belief.rounds_played == played:
             return memory
-        params = self._decision.params
-        if not game.rounds:  # a new game: nothing to replay
-            memory = GameMemory(OnlineFeatureState(), GameBelief(params))
-            self._remember(record.id, memory)
-            return memory
+        in_step = memory is not None and (
+            memory.rounds_played == memory.belief.rounds_played <= played
+        )
+        if memory is None or not in_step:
+            memory = GameMemory(OnlineFeatureState(), GameBelief(self._decision.params))
+        known = memory.rounds_played
+        newer = game.rounds[known:]
+        try:
+            self._push_stored(record, memory, newer, stored[known:], known)
+        except ValueError:  # another request moved this state on meanwhile: start afresh
+            memory = GameMemory(OnlineFeatureState(), GameBelief(self._decision.params))
+            self._push_stored(record, memory, game.rounds, stored, 0)
+        self._remember(record.id, memory)
+        return memory
+
+    def _push_stored(
+        self,
+        record: GameRecord,
+        memory: GameMemory,
+        newer: Sequence[PlayedRound],
+        newer_stored: Sequence[RoundRecord],
+        known: int,
+    ) -> None:
+        """Push stored rounds ``known + 1``… onto a game's state, each alias's model weight
+        learning from the probabilities stored with the round."""
+        if not newer:
+            return
         by_round: dict[int, dict[str, tuple[float, float, float]]] = {}
         if record.model_type and any(
             r.decision_source in (ProbabilitySource.MODEL.value, ProbabilitySource.FALLBACK.value)
-            for r in stored
+            for r in newer_stored
         ):
-            by_round = self._repo.alias_probabilities(record.id)
+            by_round = self._repo.alias_probabilities(record.id, after=known)
+        params = self._decision.params
         priors: dict[str, float] = {}
         if record.model_type:
             family = Family(record.model_type)
             for a in Alias:
                 priors[a.value] = params.model_prior(self._predictor.val_log_loss(family, a))
-        belief = GameBelief.replay(
-            game.rounds,
-            params,
+        for played in newer:
+            memory.features.push(played)
+        memory.belief.extend(
+            newer,
             prior_of=lambda alias: priors.get(alias, params.model_prior_floor),
-            model_probabilities=[by_round.get(r.round_no) for r in game.rounds],
+            model_probabilities=[by_round.get(r.round_no) for r in newer],
         )
-        memory = GameMemory(OnlineFeatureState.from_rounds(game.rounds), belief)
-        self._remember(record.id, memory)
-        return memory
 
     def _remember(self, game_id: str, memory: GameMemory) -> None:
         if game_id not in self._memories and len(self._memories) >= _STATES_KEPT:
@@ -442,7 +460,8 @@ class GameplayService:
         finished: bool,
     ) -> None:
         """Push the round just stored onto the game's state (kept only while playing)."""
-        if finished:
+        if finished or memory.rounds_played != played.round_no - 1:
+            # Finished, or moved on by a request that read this round back meanwhile.
             self._memories.pop(game_id, None)
             return
         memory.features.push(played)
