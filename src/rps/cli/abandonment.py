@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from rps.bootstrap import close_abandoned, migrate_database
+from rps.cli.common import settings_or_exit
 
 
 def register(app: typer.Typer) -> None:
@@ -23,9 +24,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Close every open game with no move for ABANDONED_AFTER_MINUTES: the side ahead on
         score wins (level: a tie), finished_reason=abandoned."""
-        from rps.cli.main import _settings
-
-        settings = _settings()
+        settings = settings_or_exit()
         migrate_database(settings)
         closed = close_abandoned(settings, dry_run=dry_run)
         limit = f"{settings.ABANDONED_AFTER_MINUTES:g} minutes"

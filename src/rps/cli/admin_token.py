@@ -8,11 +8,10 @@ the configured one does.
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
+from rps.cli.common import console, settings_or_exit
 from rps.settings import ADMIN_TOKEN_MIN_LENGTH, AdminTokenError, Settings
 
-console = Console(stderr=True)
 token_app = typer.Typer(help="The admin token: make a new one, or check the configured one.")
 
 
@@ -20,9 +19,7 @@ token_app = typer.Typer(help="The admin token: make a new one, or check the conf
 def rotate() -> None:
     """Write a new random admin token to $DATA_PATH/admin-token (mode 0600), replacing the old
     one. The app reads the file on every admin request, so the new token works at once."""
-    from rps.cli.main import _settings
-
-    settings = _settings()
+    settings = settings_or_exit()
     settings.write_admin_token()
     path = settings.admin_token_path
     console.print(f"new admin token in {path} (mode 0600); read it with: cat {path}")
@@ -40,9 +37,7 @@ def rotate() -> None:
 @token_app.command("check")
 def check() -> None:
     """Exit 0 when the configured admin token may be used, 2 (with the reason) when not."""
-    from rps.cli.main import _settings
-
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         token = settings.admin_token()
     except AdminTokenError as exc:

@@ -5,21 +5,17 @@ MLflow is imported inside the command, so the CLI's other commands stay light.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from rps.cli.common import console, out, settings_or_exit
 from rps.domain.policy import Alias, Family
 from rps.settings import mask_url
 
 if TYPE_CHECKING:
     from rps.registry.serving_cache import SyncSummary
-
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def summary_table(summary: SyncSummary) -> Table:
@@ -54,10 +50,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Mirror the registry's aliased models (3 families × 4 aliases) into the serving cache."""
         from rps.bootstrap.model_sources import build_registry, build_serving_cache
-        from rps.cli.main import _settings
         from rps.registry.serving_cache import CacheError, EmptyRegistry, sync_from_registry
 
-        settings = _settings()
+        settings = settings_or_exit()
         try:
             cache = build_serving_cache(settings)
         except ValueError as exc:

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from rps.cli.common import console, settings_or_exit, split_list
 from rps.domain.gym import GymGroup, GymPart, Strategy
 from rps.domain.policy import Alias, Family, Policy
 from rps.services.evaluation import (
@@ -33,14 +34,9 @@ from rps.services.evaluation import (
 )
 from rps.serving.strength import BASELINE_GREEDY, BASELINE_LAYER, BASELINES, StrengthReport
 
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 out = Console(width=None if sys.stdout.isatty() else 200)
 
 _POLICY_OF = {policy.family: policy for policy in Policy}
-
-
-def _split(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
 def _rate(summary: dict[str, Any] | None) -> str:
@@ -190,17 +186,16 @@ def register(app: typer.Typer) -> None:
         layer without a model) against the opponent gym on the same games; report win rates
         per part and group, overall, the worst opponent and the paired differences."""
         from rps.bootstrap import build_container, decision_config, migrate_database
-        from rps.cli.main import _settings
         from rps.persistence.strength_repository import StrengthRepository
 
         try:
-            chosen_opponents: list[Strategy] = parse_opponents(_split(opponents))
-            families = parse_families(_split(model_types)) or list(Family)
-            chosen_aliases = parse_aliases(_split(aliases)) or list(Alias)
+            chosen_opponents: list[Strategy] = parse_opponents(split_list(opponents))
+            families = parse_families(split_list(model_types)) or list(Family)
+            chosen_aliases = parse_aliases(split_list(aliases)) or list(Alias)
         except ValueError as exc:
             console.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
-        settings = _settings()
+        settings = settings_or_exit()
         run_seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         if persist:
             migrate_database(settings)

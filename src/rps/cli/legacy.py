@@ -8,22 +8,18 @@ re-run (which imports nothing new) exits 0 too.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from rps.bootstrap import migrate_database
+from rps.cli.common import console, out, settings_or_exit
 from rps.persistence.database import Database
 from rps.persistence.legacy_import import LegacyImportError, LegacyImportReport, import_legacy
-
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def report_table(report: LegacyImportReport) -> Table:
@@ -73,9 +69,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import the original system's games and rounds (its games and events tables),
         idempotently: games already present are left alone."""
-        from rps.cli.main import _settings
-
-        settings = _settings()
+        settings = settings_or_exit()
         migrate_database(settings)
         database = Database(settings.database_url)
         progress = Progress(

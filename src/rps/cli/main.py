@@ -24,6 +24,7 @@ from rps.cli import legacy as legacy_commands
 from rps.cli import parity as parity_commands
 from rps.cli import promotion as promotion_commands
 from rps.cli import training as training_commands
+from rps.cli.common import console, settings_or_exit, split_list
 from rps.domain.gym import GymPart, resolve
 from rps.persistence.database import Database, head_revision
 from rps.persistence.schema_check import SchemaCheck, SchemaMismatch, check_schema
@@ -49,19 +50,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except SettingsError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _refuse(command: str, reason: str) -> typer.Exit:
@@ -109,7 +97,7 @@ def _schema_or_exit(settings: Settings, command: str) -> SchemaCheck:
 @app.command()
 def migrate() -> None:
     """Upgrade the database schema to the newest revision."""
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         before, after = migrate_database(settings)
     except SchemaMismatch as exc:
@@ -129,7 +117,7 @@ def migrate() -> None:
 @app.command()
 def config(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """Print the resolved settings, secrets masked."""
-    shown = _settings().masked()
+    shown = settings_or_exit().masked()
     if as_json:
         typer.echo(json.dumps(shown, indent=2, default=str))
         return
@@ -174,7 +162,7 @@ def serve(
 
     Refuses to start (exit 2) on a database behind or foreign to the code, or an admin token
     that may not be used."""
-    settings = _settings()
+    settings = settings_or_exit()
     _admin_token_or_exit(settings, "rps serve")
     _schema_or_exit(settings, "rps serve")
     _serve(settings, host, port, workers, access_log)
@@ -200,7 +188,7 @@ def up(
     from rps.cli.scheduler import build_scheduler, describe
     from rps.cli.up import bootstrap_models
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         _, token_path = settings.ensure_admin_token()
     except AdminTokenError as exc:
@@ -255,10 +243,10 @@ def simulate(
 ) -> None:
     """Play gym strategies as users against the bots and store the games (personas as
     source=persona, other strategies as source=simulated, named sim-<strategy>-<n>)."""
-    settings = _settings()
+    settings = settings_or_exit()
     try:
-        strategies = resolve(_split(users))
-        policy_names = [parse_policy(p).value for p in _split(policies)]
+        strategies = resolve(split_list(users))
+        policy_names = [parse_policy(p).value for p in split_list(policies)]
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

@@ -7,14 +7,13 @@ replayed probability differs from the served one by more than ``--tolerance``.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from rps.cli.common import console, out, settings_or_exit
 from rps.serving.parity import (
     DEFAULT_TOLERANCE,
     ParityReport,
@@ -24,9 +23,6 @@ from rps.serving.parity import (
     replay_rounds,
     stored_served_rounds,
 )
-
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _diff(value: float | None, tolerance: float) -> str:
@@ -86,9 +82,8 @@ def register(app: typer.Typer) -> None:
         """Replay served rounds through the batch feature pipeline and the loaded model of the
         same family@alias and version; report the largest feature and probability differences."""
         from rps.bootstrap import build_container, decision_params
-        from rps.cli.main import _settings
 
-        settings = _settings()
+        settings = settings_or_exit()
         directory = capture_dir or settings.RPS_CAPTURE_INFERENCE_DIR
         if not from_db and directory is None:
             console.print(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from rps.cli.common import console, out, settings_or_exit
 from rps.domain.policy import Alias, Family
 
 if TYPE_CHECKING:
@@ -24,9 +23,6 @@ SkipParity = Annotated[
         help="Move even if the version fails (or cannot run) the parity check; recorded",
     ),
 ]
-
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-out = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def outcomes_table(outcomes: list[FamilyOutcome], *, dry_run: bool) -> Table:
@@ -110,10 +106,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Promote from live results: Production vs B by win rate, challengers by accuracy
         (with DISABLE_AUTO_PROMOTION set, only when --force is given)."""
-        from rps.cli.main import _settings
         from rps.services.promotion import families_from
 
-        settings = _settings()
+        settings = settings_or_exit()
         try:
             families = families_from(model_types)
         except ValueError as exc:
@@ -147,10 +142,9 @@ def register(app: typer.Typer) -> None:
         version reaching Production or B (directly or by exchange) must pass the parity check
         on its stored predictions."""
         from rps.bootstrap.promotion import promotion_service
-        from rps.cli.main import _settings
 
         chosen_family, chosen_alias = _family(family), _alias(alias)
-        settings = _settings()
+        settings = settings_or_exit()
         with promotion_service(settings) as service:
             try:
                 outcome = service.set_alias(
@@ -175,10 +169,9 @@ def register(app: typer.Typer) -> None:
         """Point FAMILY@ALIAS back at the version it had before its newest move (a version
         that served before passes the parity check on its stored predictions)."""
         from rps.bootstrap.promotion import promotion_service
-        from rps.cli.main import _settings
 
         chosen_family, chosen_alias = _family(family), _alias(alias)
-        settings = _settings()
+        settings = settings_or_exit()
         with promotion_service(settings) as service:
             try:
                 outcome = service.rollback(
@@ -195,11 +188,10 @@ def register(app: typer.Typer) -> None:
         out_path: Annotated[Path, typer.Option("--out", help="NDJSON file to write")],
     ) -> None:
         """Write every ledger row, oldest first, one JSON object per line."""
-        from rps.cli.main import _settings
         from rps.persistence.database import Database
         from rps.persistence.promotion_repository import PromotionRepository
 
-        database = Database(_settings().database_url)
+        database = Database(settings_or_exit().database_url)
         count = 0
         try:
             tmp = out_path.with_name(out_path.name + ".partial")
@@ -217,7 +209,6 @@ def register(app: typer.Typer) -> None:
         path: Annotated[Path, typer.Argument(help="NDJSON file from `rps ledger export`")],
     ) -> None:
         """Add the file's ledger rows that are not in this database yet (safe to repeat)."""
-        from rps.cli.main import _settings
         from rps.persistence.database import Database
         from rps.persistence.promotion_repository import PromotionRepository, event_from_json
 
@@ -236,7 +227,7 @@ def register(app: typer.Typer) -> None:
             except (ValueError, TypeError) as exc:
                 console.print(f"[red]{path}:{number}: {exc}; nothing imported[/red]")
                 raise typer.Exit(2) from None
-        database = Database(_settings().database_url)
+        database = Database(settings_or_exit().database_url)
         try:
             added, present = PromotionRepository(database).import_events(events)
         finally:

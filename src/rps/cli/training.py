@@ -7,13 +7,11 @@ Training imports torch, xgboost and MLflow, so everything heavy is imported insi
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from rps.cli.common import console, out, settings_or_exit, split_list
 from rps.domain.policy import Alias, Family
 
 if TYPE_CHECKING:
@@ -33,12 +32,6 @@ if TYPE_CHECKING:
     from rps.training.runner import ModelOutcome
 
 # Tables stay readable when the output goes to a file or a CI log (rich assumes 80 columns there).
-console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-out = Console(width=None if sys.stdout.isatty() else 160)
-
-
-def _split(text: str | None) -> list[str]:
-    return [p.strip() for p in (text or "").split(",") if p.strip()]
 
 
 class RichTrainingProgress:
@@ -206,20 +199,19 @@ def load_training_config(settings: Settings, explicit: Path | None = None) -> Co
 
 def _context() -> TrainingContext:
     from rps.bootstrap.training import build_training
-    from rps.cli.main import _settings
 
-    return build_training(_settings())
+    return build_training(settings_or_exit())
 
 
 def _families(text: str | None) -> list[Family] | None:
     from rps.training.configs import parse_family
 
-    names = _split(text)
+    names = split_list(text)
     return [parse_family(n) for n in names] if names else None
 
 
 def _aliases(text: str | None) -> list[Alias] | None:
-    names = _split(text)
+    names = split_list(text)
     result = []
     for name in names:
         try:
@@ -369,19 +361,18 @@ def register(app: typer.Typer) -> None:
         when aliases moved, publish them to the serving cache and reload the app. A new
         version aimed at a non-empty Production or B becomes a challenger for the shadows
         unless --replace-live."""
-        from rps.cli.main import _settings
         from rps.training.configs import ConfigError, parse_overrides, plan
         from rps.training.runner import Placement
         from rps.training.scheduling import Trigger, train_session
 
-        settings = _settings()
+        settings = settings_or_exit()
         try:
             config_file = load_training_config(settings, config)
             alias = _aliases(promote_alias)
             planned = plan(
                 config_file,
                 model_types=_families(model_types),
-                config_ids=_split(config_ids) or None,
+                config_ids=split_list(config_ids) or None,
                 overrides=parse_overrides(set_ or []),
                 promote_alias=alias[0] if alias else None,
                 profile=profile,
@@ -432,12 +423,11 @@ def register(app: typer.Typer) -> None:
         """Retrain what each alias points at, with its own hyperparameters: a shadow points at
         its new version; a new Production or B version becomes a challenger for the shadows
         unless --replace-live. Then publish to the serving cache and reload the app."""
-        from rps.cli.main import _settings
         from rps.training.configs import ConfigError
         from rps.training.runner import Placement
         from rps.training.scheduling import continue_aliases
 
-        settings = _settings()
+        settings = settings_or_exit()
         try:
             config_file = load_training_config(settings)
             families = _families(model_types)
@@ -478,11 +468,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """The CronJob entry point: train challengers when there is enough new data. Training
         writes only the shadows (and fills an empty Production or B); promotion moves the rest."""
-        from rps.cli.main import _settings
         from rps.training.configs import ConfigError
         from rps.training.scheduling import scheduled_training
 
-        settings = _settings()
+        settings = settings_or_exit()
         try:
             config_file = load_training_config(settings)
         except ConfigError as exc:

@@ -35,8 +35,7 @@ from rps.models.base import (
 
 if TYPE_CHECKING:
     import xgboost as xgb
-
-    from rps.models.torch_training import ScaledNetwork
+    from torch import nn
 
 _BATCH_AXIS = "N"
 _TORCH_OPSET = 17
@@ -52,14 +51,13 @@ class OnnxMismatch(ValueError):
     """The exported graph's probabilities differ from the native model's beyond tolerance."""
 
 
-def torch_to_onnx(network: ScaledNetwork) -> bytes:
-    """The network in inference mode (BatchNorm running statistics, no dropout) with its scaler
-    and a softmax, through the TorchScript exporter (``dynamo=False``: small, plain graphs)."""
+def torch_to_onnx(serving: nn.Module, n_features: int) -> bytes:
+    """A module from ``n_features`` features to probabilities (scaler and softmax inside), in
+    inference mode (BatchNorm running statistics, no dropout), through the TorchScript exporter
+    (``dynamo=False``: small, plain graphs)."""
     import torch
 
-    from rps.models.torch_training import ProbabilityNetwork
-
-    serving = ProbabilityNetwork(network).eval()
+    serving.eval()
     with (
         tempfile.TemporaryDirectory(prefix="rps-onnx-") as folder,
         warnings.catch_warnings(),
@@ -71,7 +69,7 @@ def torch_to_onnx(network: ScaledNetwork) -> bytes:
         warnings.simplefilter("ignore", category=FutureWarning)
         torch.onnx.export(
             serving,
-            (torch.zeros(2, network.scaler.mean.numel()),),
+            (torch.zeros(2, n_features),),
             Path(folder) / "model.onnx",
             input_names=[ONNX_INPUT],
             output_names=[ONNX_OUTPUT],

@@ -425,7 +425,8 @@ class TorchFamily(ModelFamily):
     def to_onnx(self) -> bytes:
         from rps.models.onnx_export import torch_to_onnx
 
-        return torch_to_onnx(self.fitted_network())
+        network = self.fitted_network()
+        return torch_to_onnx(ProbabilityNetwork(network), network.scaler.mean.numel())
 
     def save_native(self) -> tuple[str, bytes]:
         buffer = io.BytesIO()
