@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -67,8 +68,10 @@ def wrk_run(
         f"{url}{path}",
     ]
     before, histogram_before = Snapshot.take(pids), server_buckets(url, path)
+    statuses_before = server_statuses(url, path)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     after, histogram_after = Snapshot.take(pids), server_buckets(url, path)
+    statuses_after = server_statuses(url, path)
     figures: dict[str, Any] = {}
     for line in proc.stdout.splitlines():
         if line.startswith("WRK_JSON "):
@@ -85,8 +88,29 @@ def wrk_run(
         (after.machine_busy - before.machine_busy) / figures["requests"] * 1e3
     )
     figures.update(server_side_tail(histogram_before, histogram_after))
+    # What the non-2xx answers were, by status, as the server counted them.
+    figures["server_non_2xx"] = {
+        code: n
+        for code in sorted(statuses_after)
+        if not code.startswith("2")
+        and (n := statuses_after[code] - statuses_before.get(code, 0.0)) > 0
+    }
     figures["command"] = " ".join(cmd)
     return figures
+
+
+def server_statuses(url: str, route: str) -> dict[str, float]:
+    """The server's answers to ``route`` so far, by status code (every worker's)."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("rps_http_requests_total{"):
+            head, value = line.rsplit(" ", 1)
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', head))
+            if labels.get("route") == route:
+                code = labels.get("status", "?")
+                counts[code] = counts.get(code, 0.0) + float(value)
+    return counts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -218,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{run.get('server_share_over_50ms', 0.0):.4%}",
             f"{run['server_cpu_ms_per_request']:.3f}",
             f"{run['machine_cpu_ms_per_request']:.3f}",
-            f"{run['non_2xx_3xx']:.0f}",
+            f"{run['non_2xx_3xx']:.0f}"
+            + "".join(f" ({n:.0f}×{code})" for code, n in run.get("server_non_2xx", {}).items()),
         )
     Console(width=200).print(table)
     if args.out:

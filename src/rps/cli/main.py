@@ -25,6 +25,7 @@ from rps.cli import parity as parity_commands
 from rps.cli import promotion as promotion_commands
 from rps.cli import training as training_commands
 from rps.cli.common import console, settings_or_exit, split_list
+from rps.cli.workers import reuse_port_available, serve_workers
 from rps.domain.gym import GymPart, resolve
 from rps.persistence.database import Database, head_revision
 from rps.persistence.schema_check import SchemaCheck, SchemaMismatch, check_schema
@@ -135,20 +136,28 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
         metrics_dir = Path(tempfile.mkdtemp(prefix="rps-metrics-"))
         export_environment({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)})
         get_settings.cache_clear()
-    uvicorn.run(
-        "rps.api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=access_log,
-        log_level=settings.LOG_LEVEL.lower(),
+    options = {
+        "app": "rps.api.app:create_app",
+        "factory": True,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": access_log,
+        "log_level": settings.LOG_LEVEL.lower(),
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default; the app believes it
         # from TRUSTED_PROXIES only (rps.api.rate_limits).
-        proxy_headers=False,
-    )
+        "proxy_headers": False,
+    }
+    if workers > 1 and reuse_port_available():
+        # A listening socket per worker: the kernel spreads connections across them.
+        try:
+            code = serve_workers(host, port, workers, options)
+        except OSError as exc:
+            console.print(f"[red]rps serve: cannot listen on {host}:{port}: {exc}[/red]")
+            raise typer.Exit(1) from None
+        if code:
+            raise typer.Exit(code)
+        return
+    uvicorn.run(host=host, port=port, workers=workers, **options)  # type: ignore[arg-type]
 
 
 @app.command()
