@@ -94,7 +94,8 @@ def test_a_worker_that_dies_is_replaced_and_the_server_keeps_answering(tmp_path:
         assert len(now) == 2
         assert first not in now
         while time.monotonic() < deadline:  # the new worker answers once its app has started
-            if all(httpx.get(f"{server.url}/ready", timeout=5).status_code == 200 for _ in range(8)):
+            answers = [httpx.get(f"{server.url}/ready", timeout=5) for _ in range(8)]
+            if all(answer.status_code == 200 for answer in answers):
                 break
             time.sleep(0.2)
         assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
