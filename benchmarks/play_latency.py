@@ -64,7 +64,7 @@ from tests.support.server import ServerProcess  # noqa: E402
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MOVES = ("rock", "paper", "scissors")
 HEALTHZ, PLAY, START = "/healthz", "/play", "/start_game"
-MIN_ROUNDS = 11  # a game ends after 11-20 rounds
+MIN_ROUNDS = 11  # most games last 11-20 rounds; a one-sided one can end after 5 (then: 409)
 console = Console()
 if not console.is_terminal:  # piped or redirected: keep the tables readable
     console = Console(width=160)

@@ -22,21 +22,17 @@ from rich.table import Table
 
 from rps.cli.common import console, settings_or_exit, split_list
 from rps.domain.gym import GymGroup, GymPart, Strategy
-from rps.domain.policy import Alias, Family, Policy
+from rps.domain.policy import Alias, Family, Policy, parse_aliases, parse_families
 from rps.services.evaluation import (
     EvaluationReport,
     Evaluator,
     NoModelToEvaluate,
-    parse_aliases,
-    parse_families,
     parse_opponents,
     total_games,
 )
 from rps.serving.strength import BASELINE_GREEDY, BASELINE_LAYER, BASELINES, StrengthReport
 
 out = Console(width=None if sys.stdout.isatty() else 200)
-
-_POLICY_OF = {policy.family: policy for policy in Policy}
 
 
 def _rate(summary: dict[str, Any] | None) -> str:
@@ -57,7 +53,7 @@ def _label(report: EvaluationReport, contender: str) -> tuple[str, str]:
     for (family, alias), status in report.statuses.items():
         if report.contender(family, alias) != contender:
             continue
-        bot = f"{_POLICY_OF[family].value} {alias.value}"
+        bot = f"{Policy.playing(family).value} {alias.value}"
         if status.on_fallback:
             return bot, f"[yellow]fallback ({status.fallback_reason})[/yellow]"
         return bot, f"v{status.version}"

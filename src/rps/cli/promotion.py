@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from rps.cli.common import console, out, settings_or_exit
-from rps.domain.policy import Alias, Family
+from rps.domain.policy import Alias, Family, parse_alias, parse_family
 
 if TYPE_CHECKING:
     from rps.services.promotion import FamilyOutcome
@@ -59,23 +59,19 @@ def run_promotion(
 
 
 def _family(text: str) -> Family:
-    from rps.services.promotion import families_from
-
     try:
-        return families_from([text])[0]
-    except (ValueError, IndexError):
-        known = ", ".join(f.value for f in Family)
-        console.print(f"[red]unknown family {text!r} (known: {known})[/red]")
+        return parse_family(text)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
 
 
 def _alias(text: str) -> Alias:
-    for alias in Alias:
-        if alias.value.lower() == text.lower():
-            return alias
-    known = ", ".join(a.value for a in Alias)
-    console.print(f"[red]unknown alias {text!r} (known: {known})[/red]")
-    raise typer.Exit(2)
+    try:
+        return parse_alias(text)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _report_problems(outcomes: list[FamilyOutcome]) -> None:

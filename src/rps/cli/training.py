@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from rps.cli.common import console, out, settings_or_exit, split_list
-from rps.domain.policy import Alias, Family
+from rps.domain.policy import Alias, Family, parse_aliases, parse_families
 
 if TYPE_CHECKING:
     from rps.bootstrap.training import TrainingContext
@@ -204,22 +204,17 @@ def _context() -> TrainingContext:
 
 
 def _families(text: str | None) -> list[Family] | None:
-    from rps.training.configs import parse_family
-
-    names = split_list(text)
-    return [parse_family(n) for n in names] if names else None
+    try:
+        return parse_families([text or ""]) or None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _aliases(text: str | None) -> list[Alias] | None:
-    names = split_list(text)
-    result = []
-    for name in names:
-        try:
-            result.append(Alias(name))
-        except ValueError:
-            known = ", ".join(a.value for a in Alias)
-            raise typer.BadParameter(f"unknown alias {name!r}: expected {known}") from None
-    return result or None
+    try:
+        return parse_aliases([text or ""]) or None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _plan_table(planned: Sequence[PlannedModel]) -> Table:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from rps.domain.move import MOVES, Move, Winner, beater, prey
@@ -46,6 +47,11 @@ class Policy(StrEnum):
     def family(self) -> Family:
         return _POLICY_FAMILY[self]
 
+    @classmethod
+    def playing(cls, family: Family) -> Policy:
+        """The policy whose bot is backed by ``family``'s models."""
+        return next(policy for policy in cls if _POLICY_FAMILY[policy] is family)
+
     @property
     def fallback_persona(self) -> PersonaName:
         """The persona that plays for this policy when no model can answer."""
@@ -62,6 +68,51 @@ _POLICY_FALLBACK = {
     Policy.FORREST: PersonaName.CAL,
     Policy.LOGAN: PersonaName.DAN,
 }
+
+
+# Every name a family answers to: its own, a short one, and the policy that plays it.
+_FAMILY_NAMES: dict[str, Family] = {
+    **{f.value: f for f in Family},
+    "feedforward": Family.FEEDFORWARD_NN,
+    "mnlogit": Family.MULTINOMIAL_LOGISTIC,
+    "logistic": Family.MULTINOMIAL_LOGISTIC,
+    **{p.value: family for p, family in _POLICY_FAMILY.items()},
+}
+
+
+def parse_family(text: str) -> Family:
+    """A family by its name, a short name (feedforward, mnlogit, logistic) or the policy that
+    plays it (brian, forrest, logan), in any case; ValueError naming the valid ones otherwise.
+    The one parser for every command, config file and import."""
+    family = _FAMILY_NAMES.get(text.strip().lower())
+    if family is None:
+        names = ", ".join(f.value for f in Family)
+        raise ValueError(f"unknown model type {text.strip()!r}: expected one of {names}")
+    return family
+
+
+def parse_alias(text: str) -> Alias:
+    """An alias by its exact name (Production, B, shadow1, shadow2: nothing else is accepted);
+    ValueError naming the valid ones otherwise."""
+    try:
+        return Alias(text.strip())
+    except ValueError:
+        names = ", ".join(a.value for a in Alias)
+        raise ValueError(f"unknown alias {text.strip()!r}: expected one of {names}") from None
+
+
+def parse_families(texts: Iterable[str]) -> list[Family]:
+    """Each family named in ``texts`` (comma-separated lists allowed), once, in order."""
+    return list(dict.fromkeys(parse_family(name) for name in _names(texts)))
+
+
+def parse_aliases(texts: Iterable[str]) -> list[Alias]:
+    """Each alias named in ``texts`` (comma-separated lists allowed), once, in order."""
+    return list(dict.fromkeys(parse_alias(name) for name in _names(texts)))
+
+
+def _names(texts: Iterable[str]) -> list[str]:
+    return [part.strip() for text in texts for part in text.split(",") if part.strip()]
 
 
 class ProbabilitySource(StrEnum):

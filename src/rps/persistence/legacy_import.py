@@ -42,6 +42,7 @@ left alone, which makes a second run import nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import math
@@ -61,7 +62,7 @@ from sqlalchemy import insert, select
 from rps.domain.history import PlayedRound
 from rps.domain.move import Move, Outcome, Winner, parse_move
 from rps.domain.personas import PersonaName
-from rps.domain.policy import Alias, Family, Policy, ProbabilitySource
+from rps.domain.policy import Alias, Policy, ProbabilitySource, parse_alias, parse_family
 from rps.domain.round_values import RoundValues, round_values
 from rps.domain.scoring import score_round, winner_of
 from rps.persistence.analytics_queries import is_simulated_name
@@ -116,14 +117,6 @@ _MIN_VALUE_TENTHS, _MAX_VALUE_TENTHS = 10, 20  # every round value lies in 1.0â€
 # Epoch numbers above this are milliseconds (as seconds they would be after the year 5000).
 _EPOCH_MILLISECONDS_FROM = 1e11
 
-_POLICY_NAMES: Final[Mapping[str, Policy]] = {
-    **{p.value: p for p in Policy},
-    Family.FEEDFORWARD_NN.value: Policy.BRIAN,
-    "feedforward": Policy.BRIAN,
-    Family.XGBOOST.value: Policy.FORREST,
-    Family.MULTINOMIAL_LOGISTIC.value: Policy.LOGAN,
-    "mnlogit": Policy.LOGAN,
-}
 _PERSONAS: Final = frozenset(p.value for p in PersonaName)
 _EASY_SUFFIX = "_easy"
 _DIFFICULTIES: Final = {"easy": "easy", "normal": "normal", "standard": "normal"}
@@ -414,8 +407,8 @@ def _policy(value: Any) -> tuple[Policy | PersonaName, bool]:
     text = (_text(value) or "").lower()
     easy = text.endswith(_EASY_SUFFIX)
     base = text[: -len(_EASY_SUFFIX)] if easy else text
-    if base in _POLICY_NAMES:
-        return _POLICY_NAMES[base], easy
+    with contextlib.suppress(ValueError):  # a policy, or a family by any of its names
+        return Policy.playing(parse_family(base)), easy
     if not easy and base in _PERSONAS:
         return PersonaName(base), False
     raise GameSkipped(
@@ -457,8 +450,11 @@ def _player(value: Any, session_id: str) -> tuple[str, GameSource]:
 
 
 def _alias(value: Any) -> Alias | None:
-    text = (_text(value) or "").lower()
-    return next((a for a in Alias if a.value.lower() == text), None)
+    """The game's alias, exactly as the original wrote it; None for anything else."""
+    try:
+        return parse_alias(_text(value) or "")
+    except ValueError:
+        return None
 
 
 def _values(event: Mapping[str, Any], game_id: str, step: int) -> RoundValues:

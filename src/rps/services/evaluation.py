@@ -19,7 +19,7 @@ import numpy as np
 from rps.domain.gym import Strategy
 from rps.domain.gym import resolve as resolve_gym
 from rps.domain.personas import PersonaName
-from rps.domain.policy import Alias, Family, Policy
+from rps.domain.policy import Alias, Family
 from rps.features.names import FEATURE_COUNT
 from rps.persistence.strength_repository import StrengthRecord
 from rps.serving.policy import DEFAULT_DECISION, DecisionConfig
@@ -39,47 +39,6 @@ def parse_opponents(names: Iterable[str]) -> list[Strategy]:
     ``personas`` or ``all``; the pre-gym names (``constant``) still work. ValueError naming the
     bad selector and what is valid."""
     return resolve_gym(names)
-
-
-_FAMILY_NAMES: dict[str, Family] = {
-    **{f.value: f for f in Family},
-    **{p.value: p.family for p in Policy},
-    "feedforward": Family.FEEDFORWARD_NN,
-    "mnlogit": Family.MULTINOMIAL_LOGISTIC,
-    "logistic": Family.MULTINOMIAL_LOGISTIC,
-}
-
-
-def parse_families(names: Iterable[str]) -> list[Family]:
-    """Families by name, short name or policy (brian, forrest, logan); ValueError otherwise."""
-    chosen: list[Family] = []
-    for raw in names:
-        key = raw.strip().lower()
-        if not key:
-            continue
-        if key not in _FAMILY_NAMES:
-            valid = ", ".join(f.value for f in Family)
-            raise ValueError(f"unknown model type {raw.strip()!r}: expected one of {valid}")
-        if _FAMILY_NAMES[key] not in chosen:
-            chosen.append(_FAMILY_NAMES[key])
-    return chosen
-
-
-def parse_aliases(names: Iterable[str]) -> list[Alias]:
-    """Aliases in their exact case (SPEC §5); ValueError listing the valid ones otherwise."""
-    chosen: list[Alias] = []
-    for raw in names:
-        name = raw.strip()
-        if not name:
-            continue
-        try:
-            alias = Alias(name)
-        except ValueError:
-            valid = ", ".join(a.value for a in Alias)
-            raise ValueError(f"unknown alias {name!r}: expected one of {valid}") from None
-        if alias not in chosen:
-            chosen.append(alias)
-    return chosen
 
 
 def opponent_player_name(opponent: str) -> str:

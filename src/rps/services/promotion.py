@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from rps.domain.policy import REGISTERED_NAMES, Alias, Family
+from rps.domain.policy import REGISTERED_NAMES, Alias, Family, parse_families
 from rps.domain.promotion import (
     ArmStats,
     ChallengerStats,
@@ -671,23 +671,8 @@ def _bare_event(
 
 
 def families_from(names: Sequence[str] | None) -> list[Family]:
-    """Families named on a command line (family or policy names); ValueError naming a bad one."""
+    """Families named on a command line (any name ``parse_family`` takes; none: all of them);
+    ValueError naming a bad one."""
     if not names:
         return list(Family)
-    from rps.domain.policy import Policy
-
-    chosen = []
-    for name in names:
-        for part in name.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                chosen.append(Family(part))
-            except ValueError:
-                try:
-                    chosen.append(Policy(part).family)
-                except ValueError:
-                    known = ", ".join(f.value for f in Family)
-                    raise ValueError(f"unknown model type {part!r} (known: {known})") from None
-    return list(dict.fromkeys(chosen))
+    return parse_families(names)

@@ -13,15 +13,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rps.domain.policy import REGISTERED_NAMES, Alias, Family
+from rps.domain.policy import parse_family as domain_parse_family
 from rps.models.base import Hyperparameters
 from rps.models.catalog import FAMILY_CLASSES
 
 FAMILY_BY_NAME = {name: family for family, name in REGISTERED_NAMES.items()}
-_FAMILY_ALIASES = {
-    "feedforward": Family.FEEDFORWARD_NN,
-    "mnlogit": Family.MULTINOMIAL_LOGISTIC,
-    "logistic": Family.MULTINOMIAL_LOGISTIC,
-}
 
 
 __all__ = ["REGISTERED_NAMES", "ConfigError", "ConfigFile", "PlannedModel", "load_config", "plan"]
@@ -32,15 +28,11 @@ class ConfigError(ValueError):
 
 
 def parse_family(text: str) -> Family:
-    """A family from its name or a short alias (feedforward, mnlogit, xgboost, ...)."""
-    key = text.strip().lower()
-    if key in _FAMILY_ALIASES:
-        return _FAMILY_ALIASES[key]
+    """A family by any of its names (``rps.domain.policy.parse_family``); ConfigError if none."""
     try:
-        return Family(key)
-    except ValueError:
-        names = ", ".join(f.value for f in Family)
-        raise ConfigError(f"unknown model type {text!r}: expected one of {names}") from None
+        return domain_parse_family(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 class AcceptanceCriteria(BaseModel):

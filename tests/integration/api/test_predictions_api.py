@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pytest
 import schemathesis
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -104,13 +103,6 @@ def model_source() -> DictSource:
     return DictSource("cache", models)
 
 
-def with_predictions(app: FastAPI) -> FastAPI:
-    """The app with the predictions router, whether or not the factory includes it yet."""
-    if not any(getattr(route, "path", None) == "/predict" for route in app.routes):
-        app.include_router(predictions.router)
-    return app
-
-
 def container_for(settings: Settings) -> Container:
     built = build_container(settings, rng=random.Random(7), model_sources=[model_source()])
     built.models.reload()
@@ -127,7 +119,7 @@ def predict_container(settings: Settings) -> Iterator[Container]:
 @pytest.fixture
 def api(predict_container: Container, admin_headers: dict[str, str]) -> TestClient:
     """A client that sends the admin token on every request."""
-    app = with_predictions(create_app(container=predict_container))
+    app = create_app(container=predict_container)
     return TestClient(app, headers=admin_headers)
 
 
@@ -135,7 +127,7 @@ def api(predict_container: Container, admin_headers: dict[str, str]) -> TestClie
 def client_with(tmp_path: Path, **overrides: Any) -> Iterator[TestClient]:
     built = container_for(load_settings(DATA_PATH=tmp_path / "data", **overrides))
     try:
-        yield TestClient(with_predictions(create_app(container=built)))
+        yield TestClient(create_app(container=built))
     finally:
         built.close()
 
@@ -357,7 +349,7 @@ def shared_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]
     """One app for every hypothesis example (function-scoped fixtures are not reset per example)."""
     path = tmp_path_factory.mktemp("predictions") / "data"
     built = container_for(load_settings(DATA_PATH=path, RPS_ADMIN_TOKEN=ADMIN_TOKEN))
-    app = with_predictions(create_app(container=built))
+    app = create_app(container=built)
     yield TestClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     built.close()
 
@@ -473,7 +465,7 @@ def payload_for(path: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", PATHS)
 def test_predictions_need_the_admin_token(predict_container: Container, path: str) -> None:
-    app = with_predictions(create_app(container=predict_container))
+    app = create_app(container=predict_container)
     client = TestClient(app)
     missing = client.post(path, json=payload_for(path))
     assert missing.status_code == 401
@@ -515,7 +507,7 @@ _fuzz_settings = load_settings(
 _fuzz_db = Database(_fuzz_settings.database_url)
 migrate(_fuzz_db)
 _fuzz_db.dispose()
-_fuzz_app = with_predictions(create_app(_fuzz_settings))
+_fuzz_app = create_app(_fuzz_settings)
 schema = schemathesis.openapi.from_asgi("/openapi.json", _fuzz_app).include(path_regex="^/predict")
 
 

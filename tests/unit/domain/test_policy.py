@@ -13,6 +13,10 @@ from rps.domain.policy import (
     ProbabilitySource,
     choose_ev_move,
     expected_values,
+    parse_alias,
+    parse_aliases,
+    parse_families,
+    parse_family,
 )
 from rps.domain.round_values import RoundValues, round_values
 
@@ -189,3 +193,46 @@ def test_ev_is_returned_in_rock_paper_scissors_order():
     evs = expected_values(CERTAIN[S], V1, 0, 0)
     assert len(evs) == len(MOVES) == 3
     assert evs == pytest.approx((2.0, -1.5, 0.0))
+
+
+# -- names: the one parser of families and aliases ------------------------------------------------
+
+
+def test_a_family_answers_to_its_name_a_short_name_and_its_policy_in_any_case() -> None:
+    assert parse_family("xgboost") is Family.XGBOOST
+    assert parse_family(" Forrest ") is Family.XGBOOST
+    assert parse_family("FEEDFORWARD") is Family.FEEDFORWARD_NN
+    assert parse_family("brian") is Family.FEEDFORWARD_NN
+    assert parse_family("mnlogit") is Family.MULTINOMIAL_LOGISTIC
+    assert parse_family("logistic") is Family.MULTINOMIAL_LOGISTIC
+    assert parse_family("Multinomial_Logistic") is Family.MULTINOMIAL_LOGISTIC
+    with pytest.raises(
+        ValueError, match="unknown model type 'svm': expected one of feedforward_nn"
+    ):
+        parse_family("svm")
+
+
+def test_aliases_are_accepted_in_their_exact_case_only() -> None:
+    assert [parse_alias(a) for a in ("Production", "B", "shadow1", " shadow2 ")] == list(Alias)
+    for wrong in ("production", "b", "Shadow1", "champion", ""):
+        with pytest.raises(
+            ValueError, match=f"unknown alias '{wrong}': expected one of Production"
+        ):
+            parse_alias(wrong)
+
+
+def test_lists_of_names_split_on_commas_and_keep_the_first_of_each() -> None:
+    assert parse_families(["forrest,xgboost", " brian ", "mnlogit", ""]) == [
+        Family.XGBOOST,
+        Family.FEEDFORWARD_NN,
+        Family.MULTINOMIAL_LOGISTIC,
+    ]
+    assert parse_aliases(["B,Production", "B"]) == [Alias.B, Alias.PRODUCTION]
+    assert parse_families([]) == []
+    with pytest.raises(ValueError, match="unknown alias 'production'"):
+        parse_aliases(["Production,production"])
+
+
+def test_each_family_is_played_by_the_policy_it_backs() -> None:
+    assert [Policy.playing(policy.family) for policy in Policy] == list(Policy)
+    assert Policy.playing(parse_family("mnlogit")) is Policy.LOGAN

@@ -12,8 +12,6 @@ from rps.persistence.strength_repository import StrengthRecord
 from rps.services.evaluation import (
     Evaluator,
     NoModelToEvaluate,
-    parse_aliases,
-    parse_families,
     parse_opponents,
     total_games,
 )
@@ -68,19 +66,6 @@ def test_opponents_are_gym_strategies_groups_and_parts_and_the_old_names_still_w
     assert parse_opponents(["Cal", "cal", "personas"])[0].name == "cal"
     with pytest.raises(ValueError, match="unknown opponent 'grandmaster'"):
         parse_opponents(["grandmaster"])
-
-
-def test_families_accept_policy_and_short_names_and_aliases_need_their_exact_case():
-    assert parse_families(["forrest", "xgboost", "brian", "mnlogit"]) == [
-        Family.XGBOOST,
-        Family.FEEDFORWARD_NN,
-        Family.MULTINOMIAL_LOGISTIC,
-    ]
-    assert parse_aliases(["Production", "B"]) == [Alias.PRODUCTION, Alias.B]
-    with pytest.raises(ValueError, match="unknown alias 'production'"):
-        parse_aliases(["production"])
-    with pytest.raises(ValueError, match="unknown model type 'svm'"):
-        parse_families(["svm"])
 
 
 # -- statistics ----------------------------------------------------------------------------------
