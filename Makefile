@@ -45,6 +45,7 @@ lint: $(STAMP_DEV)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 
 test: $(STAMP_DEV)
 	bash scripts/ensure-system-packages.sh $(SYSTEM_PACKAGES)

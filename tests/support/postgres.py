@@ -174,6 +174,8 @@ class PostgresServer:
         if self._watchdog is not None:
             self._watchdog.kill()
             self._watchdog.wait()
+            if self._watchdog.stdin is not None:
+                self._watchdog.stdin.close()
             self._watchdog = None
         if (self.data_dir / "postmaster.pid").exists():
             args = ("stop", "-D", str(self.data_dir), "-w", "-t", "20")

@@ -46,14 +46,19 @@ class ServerProcess:
 
     def start(self, timeout_s: float = 30.0) -> ServerProcess:
         subprocess.run([*self._rps(), "migrate"], env=self.env, check=True, capture_output=True)
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [*self._rps(), "serve", "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # The child gets its own copy of the log's descriptor; this process's copy is closed.
+        log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                [*self._rps(), "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                env=self.env,
+                stdout=log if log is not None else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if log is not None:
+                log.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
