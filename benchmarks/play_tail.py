@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import shutil
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from benchmarks.play_latency import (  # noqa: E402
     server_buckets,
     server_side_tail,
 )
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from tests.support.limits import UNREACHED_LIMITS  # noqa: E402
@@ -101,15 +101,12 @@ def wrk_run(
 
 def server_statuses(url: str, route: str) -> dict[str, float]:
     """The server's answers to ``route`` so far, by status code (every worker's)."""
-    text = httpx.get(f"{url}/metrics", timeout=10).text
     counts: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("rps_http_requests_total{"):
-            head, value = line.rsplit(" ", 1)
-            labels = dict(re.findall(r'(\w+)="([^"]*)"', head))
-            if labels.get("route") == route:
-                code = labels.get("status", "?")
-                counts[code] = counts.get(code, 0.0) + float(value)
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "rps_http_requests_total" and sample.labels.get("route") == route:
+                code = sample.labels.get("status", "?")
+                counts[code] = counts.get(code, 0.0) + sample.value
     return counts
 
 
